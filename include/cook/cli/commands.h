@@ -1,0 +1,15 @@
+// The `cook` subcommands. Each lives in its own file under src/cli and registers itself on the
+// top-level app; its callback runs the command and throws cook::Error on bad input.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace cook::cli {
+
+void add_tokenize_commands(CLI::App& app);  // tokenize, detokenize
+void add_data_command(CLI::App& app);       // data prepare | info
+void add_forward_command(CLI::App& app);    // forward
+
+}  // namespace cook::cli
