@@ -9,7 +9,7 @@ data="${COOK_DATA:-$repo/.data}"
 debs=(build-essential cmake ninja-build ccache pkg-config git
       libtorch-dev libopenblas0-pthread libgloo-dev python3-torch libdnnl-dev
       nlohmann-json3-dev libcli11-dev googletest libgtest-dev libgmock-dev libbenchmark-dev
-      clang libclang-rt-14-dev python3-matplotlib python3-numpy)
+      clang libclang-rt-14-dev python3-matplotlib python3-numpy unicode-data)
 
 missing=()
 for p in "${debs[@]}"; do

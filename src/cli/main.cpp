@@ -1,20 +1,30 @@
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 
 #include "cook/cli/commands.h"
+#include "cook/cli/config_file.h"
 #include "cook/core/error.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"cook: compress GPT-J-family language models while they train, and run them fast"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show the help of every subcommand");
+  // A value given twice (once by --config, once on the command line) takes the last one.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   cook::cli::add_tokenize_commands(app);
   cook::cli::add_data_command(app);
   cook::cli::add_forward_command(app);
+  cook::cli::add_train_command(app);
   try {
-    app.parse(argc, argv);
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (argc > 1) {
+      if (CLI::App* command = app.get_subcommand_no_throw(argv[1])) args = cook::cli::expand_config_files(*command, args);
+    }
+    std::reverse(args.begin(), args.end());  // CLI11 takes a vector of arguments last-first
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const std::exception& e) {

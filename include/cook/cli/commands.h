@@ -11,5 +11,6 @@ namespace cook::cli {
 void add_tokenize_commands(CLI::App& app);  // tokenize, detokenize
 void add_data_command(CLI::App& app);       // data prepare | info
 void add_forward_command(CLI::App& app);    // forward
+void add_train_command(CLI::App& app);      // train
 
 }  // namespace cook::cli

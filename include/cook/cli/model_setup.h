@@ -1,0 +1,43 @@
+// The options every model-using command shares (--model, --load, --init-std, --seed, --device,
+// --dtype) and the one way Cook turns them into a model on its device.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include <torch/torch.h>
+
+#include "cook/model/gptj.h"
+
+namespace CLI {
+class App;
+}
+namespace cook::text {
+class TokenDataset;
+}
+
+namespace cook::cli {
+
+struct ModelArgs {
+  std::string model;          // preset name; with --load it must agree with the checkpoint
+  std::string load;           // any checkpoint Cook reads (HF folder, Cook checkpoint, BMCook .bin)
+  double init_std = 0.02;     // BMCook's --init-std
+  uint64_t seed = 1;
+  std::string device = "cpu";
+  std::string dtype = "fp32"; // fp32 | bf16
+};
+
+struct ModelSetup {
+  model::GptJ model{nullptr};
+  std::string source;         // the checkpoint it came from, or "init:<preset>"
+};
+
+void add_model_options(CLI::App& cmd, ModelArgs& args);
+// Builds the model: from --load (its config, or --model for a BMCook .bin), else --model
+// initialized with --init-std and --seed; then moves it to --device and --dtype.
+ModelSetup build_model(const ModelArgs& args);
+torch::Device parse_device(const std::string& name, const std::string& where);
+torch::Dtype parse_dtype(const std::string& name, const std::string& where);
+// Token data must fit the model's vocabulary; the error names the data folder.
+void check_vocabulary(const model::ModelConfig& config, const text::TokenDataset& data);
+
+}  // namespace cook::cli

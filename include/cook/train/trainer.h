@@ -1,0 +1,91 @@
+// The training engine every compression method runs inside: AdamW with fp32 master weights, a
+// learning-rate schedule, gradient accumulation and clipping, evaluation, atomic checkpoints with
+// exact resume, skipped non-finite steps, JSON-lines metrics and a progress bar.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "cook/model/gptj.h"
+#include "cook/train/adamw.h"
+#include "cook/train/batch.h"
+#include "cook/train/extension.h"
+#include "cook/train/lr_schedule.h"
+
+namespace cook::train {
+
+struct TrainerOptions {
+  int64_t steps = 100;            // optimizer steps to reach (a resumed run continues to this)
+  int64_t grad_accum = 1;         // micro-batches per optimizer step
+  LrSchedule schedule;
+  AdamWOptions adam;
+  double weight_decay = 0.01;     // applied to matrices and embeddings, never to biases or norms
+  double clip_norm = 1.0;         // <= 0 disables clipping
+  int64_t log_interval = 10;
+  int64_t eval_interval = 0;      // 0: only at the end
+  int64_t eval_batches = 0;       // 0: the whole validation source
+  int64_t save_interval = 0;      // 0: only at the end
+  int64_t keep_last = 3;
+  std::string save_dir;           // empty: no checkpoints, no metrics file
+  int64_t max_nonfinite_in_row = 5;
+  bool progress = true;           // progress bar on a terminal, plain lines otherwise
+  bool stop_on_signal = true;     // SIGINT/SIGTERM save a checkpoint and end the run cleanly
+};
+
+struct EvalResult {
+  double loss = 0.0;         // mean token cross-entropy
+  double perplexity = 0.0;
+  int64_t tokens = 0;
+};
+
+struct TrainResult {
+  int64_t steps_done = 0;
+  int64_t skipped_steps = 0;
+  bool stopped_by_signal = false;
+  std::optional<EvalResult> final_eval;
+  std::string last_checkpoint;   // empty when none was written
+};
+
+class Trainer {
+ public:
+  Trainer(model::GptJ model, TrainerOptions options, std::shared_ptr<BatchSource> train_data,
+          std::shared_ptr<EvalSource> eval_data = nullptr);
+
+  // Before run(): extensions add losses, hooks, parameters and checkpoint state.
+  void add_extension(std::shared_ptr<TrainingExtension> extension);
+  // Restores model, optimizer, schedule, data position, RNG and extension state from a
+  // checkpoint folder written by this trainer ("latest" picks the newest under save_dir).
+  void resume(const std::string& checkpoint);
+
+  TrainResult run();
+  EvalResult evaluate();
+
+  int64_t step() const { return step_; }
+  model::GptJ& model() { return model_; }
+
+ private:
+  struct StepStats;
+  void build_optimizer();
+  StepStats train_step();
+  std::string save_checkpoint();
+  void log_metrics(const nlohmann::json& record);
+
+  model::GptJ model_;
+  TrainerOptions options_;
+  std::shared_ptr<BatchSource> train_data_;
+  std::shared_ptr<EvalSource> eval_data_;
+  std::vector<std::shared_ptr<TrainingExtension>> extensions_;
+  std::unique_ptr<AdamW> optimizer_;
+  int64_t step_ = 0;
+  int64_t tokens_seen_ = 0;
+};
+
+// Cross-entropy of (B, T, V) logits against (B, T) labels, mean over the labels that are not
+// kIgnoreLabel, computed in fp32.
+torch::Tensor language_model_loss(const torch::Tensor& logits, const torch::Tensor& labels);
+
+}  // namespace cook::train

@@ -1,0 +1,70 @@
+#include "cook/cli/model_setup.h"
+
+#include <CLI/CLI.hpp>
+
+#include "cook/core/error.h"
+#include "cook/text/token_dataset.h"
+#include "cook/weights/checkpoint.h"
+
+namespace cook::cli {
+
+void add_model_options(CLI::App& cmd, ModelArgs& a) {
+  cmd.add_option("--model", a.model, "Model preset (" + [] {
+    std::string names;
+    for (const auto& n : model::preset_names()) names += (names.empty() ? "" : ", ") + n;
+    return names;
+  }() + ")");
+  cmd.add_option("--load", a.load, "Checkpoint to start from: HF folder, Cook .safetensors or BMCook .bin");
+  cmd.add_option("--init-std", a.init_std, "Std of the normal initialization")->capture_default_str();
+  cmd.add_option("--seed", a.seed, "Seed of initialization and data order")->capture_default_str();
+  cmd.add_option("--device", a.device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd.add_option("--dtype", a.dtype, "fp32 or bf16 (bf16 computes in bf16, keeps fp32 master weights)")
+      ->capture_default_str();
+}
+
+torch::Device parse_device(const std::string& name, const std::string& where) {
+  try {
+    torch::Device device(name);
+    if (device.is_cuda() && !torch::cuda::is_available()) throw Error(where, "'" + name + "' asked for, but no CUDA device is available");
+    if (!device.is_cpu() && !device.is_cuda()) throw Error(where, "'" + name + "': only cpu and cuda are supported");
+    return device;
+  } catch (const c10::Error&) {
+    throw Error(where, "'" + name + "' is not a device (cpu, cuda, cuda:N)");
+  }
+}
+
+torch::Dtype parse_dtype(const std::string& name, const std::string& where) {
+  if (name == "fp32" || name == "float32") return torch::kFloat32;
+  if (name == "bf16" || name == "bfloat16") return torch::kBFloat16;
+  throw Error(where, "'" + name + "' is not a dtype (fp32, bf16)");
+}
+
+ModelSetup build_model(const ModelArgs& a) {
+  ModelSetup setup;
+  const torch::Device device = parse_device(a.device, "--device");
+  const torch::Dtype dtype = parse_dtype(a.dtype, "--dtype");
+  if (!a.load.empty()) {
+    std::optional<std::string> preset;
+    if (!a.model.empty()) preset = a.model;
+    weights::Checkpoint ckpt = weights::read_checkpoint(a.load, preset);
+    setup.model = model::GptJ(ckpt.config);
+    weights::load_into(*setup.model, std::move(ckpt));
+    setup.source = a.load;
+  } else {
+    if (a.model.empty()) throw Error("--model", "give a preset (--model) or a checkpoint (--load)");
+    setup.model = model::GptJ(model::preset(a.model));
+    setup.model->init_weights(a.init_std, a.seed);
+    setup.source = "init:" + a.model;
+  }
+  setup.model->to(device, dtype);
+  return setup;
+}
+
+void check_vocabulary(const model::ModelConfig& config, const text::TokenDataset& data) {
+  const int64_t vocab = data.manifest().tokenizer.vocab_size;
+  if (vocab > config.vocab_size)
+    throw Error(data.dir(), "token data uses a vocabulary of " + std::to_string(vocab) +
+                                " ids but the model has only " + std::to_string(config.vocab_size));
+}
+
+}  // namespace cook::cli

@@ -1,0 +1,98 @@
+#include "cook/train/checkpoint_dir.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "cook/core/error.h"
+#include "cook/core/resources.h"
+#include "cook/io/atomic_file.h"
+#include "cook/weights/checkpoint.h"
+#include "cook/weights/tensor_io.h"
+
+namespace cook::train {
+
+namespace fs = std::filesystem;
+
+namespace {
+constexpr const char* kModelFile = "model.safetensors";
+constexpr const char* kOptimizerFile = "optimizer.safetensors";
+constexpr const char* kTrainerFile = "trainer.json";
+constexpr const char* kStepPrefix = "step-";
+
+bool is_complete(const fs::path& folder) {
+  return fs::exists(folder / kModelFile) && fs::exists(folder / kOptimizerFile) && fs::exists(folder / kTrainerFile);
+}
+}  // namespace
+
+std::string checkpoint_path(const std::string& save_dir, int64_t step) {
+  char name[32];
+  std::snprintf(name, sizeof name, "%s%08lld", kStepPrefix, static_cast<long long>(step));
+  return (fs::path(save_dir) / "checkpoints" / name).string();
+}
+
+std::string write_checkpoint(const std::string& save_dir, int64_t step, const CheckpointContents& contents) {
+  const fs::path target = checkpoint_path(save_dir, step);
+  const fs::path parent = target.parent_path();
+  ensure_directory(parent.string());
+  // Each file is written atomically into a temporary folder, which is then renamed into place.
+  const fs::path temp = parent / (".tmp-" + target.filename().string() + "-" + std::to_string(::getpid()));
+  std::error_code ec;
+  fs::remove_all(temp, ec);
+  ensure_directory(temp.string());
+  try {
+    weights::save_checkpoint((temp / kModelFile).string(), contents.model, contents.config);
+    weights::save_safetensors((temp / kOptimizerFile).string(), contents.optimizer);
+    io::write_file_atomic((temp / kTrainerFile).string(), contents.trainer.dump(2) + "\n");
+    if (fs::exists(target)) fs::remove_all(target);
+    fs::rename(temp, target);
+    io::fsync_directory(parent.string());
+  } catch (const std::exception& e) {
+    fs::remove_all(temp, ec);
+    throw Error(target.string(), std::string("writing the checkpoint failed: ") + e.what());
+  }
+  return target.string();
+}
+
+CheckpointContents read_checkpoint_dir(const std::string& folder) {
+  const fs::path dir(folder);
+  if (!fs::is_directory(dir)) throw Error(folder, "no such checkpoint folder");
+  CheckpointContents out;
+  weights::Checkpoint model = weights::read_checkpoint((dir / kModelFile).string());
+  out.config = model.config;
+  out.model = std::move(model.tensors);
+  out.optimizer = weights::load_safetensors((dir / kOptimizerFile).string()).tensors;
+  const std::string trainer_path = (dir / kTrainerFile).string();
+  std::ifstream in(trainer_path);
+  if (!in) throw Error(trainer_path, "cannot open");
+  try {
+    out.trainer = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(trainer_path, std::string("not valid JSON: ") + e.what());
+  }
+  return out;
+}
+
+std::vector<std::string> list_checkpoints(const std::string& save_dir) {
+  std::vector<std::string> out;
+  const fs::path dir = fs::path(save_dir) / "checkpoints";
+  if (!fs::is_directory(dir)) return out;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_directory() && name.rfind(kStepPrefix, 0) == 0 && is_complete(entry.path()))
+      out.push_back(entry.path().string());
+  }
+  std::sort(out.begin(), out.end());  // zero-padded step numbers sort by step
+  return out;
+}
+
+void prune_checkpoints(const std::string& save_dir, int64_t keep_last) {
+  if (keep_last <= 0) return;
+  auto all = list_checkpoints(save_dir);
+  for (size_t i = 0; i + static_cast<size_t>(keep_last) < all.size(); ++i) fs::remove_all(all[i]);
+}
+
+}  // namespace cook::train

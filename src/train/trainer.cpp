@@ -1,0 +1,308 @@
+#include "cook/train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <iostream>
+
+#include "cook/core/error.h"
+#include "cook/core/progress.h"
+#include "cook/core/resources.h"
+#include "cook/train/checkpoint_dir.h"
+#include "cook/train/stop_signal.h"
+
+namespace cook::train {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+bool is_decayed(const std::string& name, const torch::Tensor& p) {
+  // Matrices and embeddings decay; biases and layer-norm gains do not.
+  return p.dim() >= 2 && name.find(".ln") == std::string::npos && name.rfind("ln_", 0) != 0;
+}
+
+torch::Tensor rng_state() { return at::detail::getDefaultCPUGenerator().get_state(); }
+void set_rng_state(const torch::Tensor& state) {
+  at::Generator generator = at::detail::getDefaultCPUGenerator();  // a handle to the shared generator
+  generator.set_state(state);
+}
+
+}  // namespace
+
+struct Trainer::StepStats {
+  double loss = 0.0;        // total (task + extension terms), mean over micro-batches
+  double lm_loss = 0.0;
+  std::map<std::string, double> terms;
+  double grad_norm = 0.0;
+  double lr = 0.0;
+  int64_t tokens = 0;
+  bool skipped = false;
+};
+
+torch::Tensor language_model_loss(const torch::Tensor& logits, const torch::Tensor& labels) {
+  auto flat_logits = logits.reshape({-1, logits.size(-1)}).to(torch::kFloat32);
+  return torch::nn::functional::cross_entropy(
+      flat_logits, labels.reshape({-1}),
+      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnoreLabel));
+}
+
+Trainer::Trainer(model::GptJ model, TrainerOptions options, std::shared_ptr<BatchSource> train_data,
+                 std::shared_ptr<EvalSource> eval_data)
+    : model_(std::move(model)),
+      options_(std::move(options)),
+      train_data_(std::move(train_data)),
+      eval_data_(std::move(eval_data)) {
+  if (options_.grad_accum < 1) throw Error("--grad-accum", "must be at least 1");
+  if (options_.steps < 0) throw Error("--steps", "must not be negative");
+}
+
+void Trainer::add_extension(std::shared_ptr<TrainingExtension> extension) {
+  if (optimizer_) throw Error("trainer", "extension '" + extension->name() + "' added after training started");
+  extensions_.push_back(std::move(extension));
+}
+
+void Trainer::build_optimizer() {
+  ParamGroup decay{"decay", {}, options_.weight_decay, 1.0};
+  ParamGroup no_decay{"no_decay", {}, 0.0, 1.0};
+  for (const auto& item : model_->named_parameters()) {
+    if (!item.value().requires_grad()) continue;
+    (is_decayed(item.key(), item.value()) ? decay : no_decay).params.push_back({item.key(), item.value()});
+  }
+  std::vector<ParamGroup> groups{decay, no_decay};
+  for (const auto& ext : extensions_)
+    for (auto& g : ext->parameter_groups()) groups.push_back(std::move(g));
+  optimizer_ = std::make_unique<AdamW>(std::move(groups), options_.adam);
+}
+
+Trainer::StepStats Trainer::train_step() {
+  StepStats stats;
+  optimizer_->zero_grad();
+  const double scale = 1.0 / static_cast<double>(options_.grad_accum);
+  const torch::Device device = model_->parameters().front().device();
+  bool finite = true;
+  for (int64_t micro = 0; micro < options_.grad_accum; ++micro) {
+    Batch batch = train_data_->next().to(device);
+    model::ForwardInput input{batch.input_ids, batch.attention_mask, {}};
+    for (const auto& ext : extensions_) ext->request(input.request);
+    model::ForwardOutput out = model_->forward(input);
+    torch::Tensor lm = language_model_loss(out.logits, batch.labels);
+    LossTerms terms;
+    for (const auto& ext : extensions_) ext->add_losses(batch, out, terms);
+    torch::Tensor total = lm;
+    for (const auto& [name, value] : terms) total = total + value;
+    const double total_value = total.item<double>();
+    finite = finite && std::isfinite(total_value);
+    stats.loss += total_value * scale;
+    stats.lm_loss += lm.item<double>() * scale;
+    for (const auto& [name, value] : terms) stats.terms[name] += value.item<double>() * scale;
+    stats.tokens += batch.target_count();
+    (total * scale).backward();
+  }
+  for (const auto& ext : extensions_) ext->before_step(step_ + 1);
+  stats.grad_norm = clip_grad_norm(optimizer_->parameters(), options_.clip_norm);
+  if (!finite || !std::isfinite(stats.grad_norm)) {
+    stats.skipped = true;
+    optimizer_->zero_grad();
+    return stats;
+  }
+  stats.lr = options_.schedule.at(step_ + 1);
+  optimizer_->step(stats.lr);
+  ++step_;
+  for (const auto& ext : extensions_) ext->after_step(step_);
+  return stats;
+}
+
+EvalResult Trainer::evaluate() {
+  EvalResult result;
+  if (!eval_data_) return result;
+  const bool was_training = model_->is_training();
+  model_->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Device device = model_->parameters().front().device();
+  double loss_sum = 0.0;
+  eval_data_->for_each(options_.eval_batches, [&](const Batch& cpu_batch) {
+    Batch batch = cpu_batch.to(device);
+    model::ForwardInput input{batch.input_ids, batch.attention_mask, {}};
+    auto out = model_->forward(input);
+    const int64_t count = batch.target_count();
+    loss_sum += language_model_loss(out.logits, batch.labels).item<double>() * static_cast<double>(count);
+    result.tokens += count;
+  });
+  if (result.tokens > 0) {
+    result.loss = loss_sum / static_cast<double>(result.tokens);
+    result.perplexity = std::exp(result.loss);
+  }
+  if (was_training) model_->train();
+  return result;
+}
+
+std::string Trainer::save_checkpoint() {
+  if (options_.save_dir.empty()) return "";
+  CheckpointContents contents;
+  contents.config = model_->config();
+  for (const auto& item : model_->named_parameters()) contents.model[item.key()] = item.value();
+  contents.optimizer = optimizer_->state_tensors();
+  nlohmann::json ext_meta = nlohmann::json::object();
+  for (const auto& ext : extensions_) {
+    nlohmann::json meta = nlohmann::json::object();
+    std::map<std::string, torch::Tensor> tensors;
+    ext->save_state(tensors, meta);
+    for (auto& [k, v] : tensors) contents.optimizer["extension." + ext->name() + "." + k] = v;
+    ext_meta[ext->name()] = meta;
+  }
+  contents.optimizer["trainer.rng_state"] = rng_state();
+  contents.trainer = {
+      {"step", step_},
+      {"optimizer_steps", optimizer_->steps_taken()},
+      {"tokens_seen", tokens_seen_},
+      {"data_position", train_data_->position()},
+      {"schedule", {{"kind", schedule_kind_name(options_.schedule.kind)},
+                    {"start_lr", options_.schedule.start_lr},
+                    {"warmup_steps", options_.schedule.warmup_steps},
+                    {"total_steps", options_.schedule.total_steps}}},
+      {"extensions", ext_meta}};
+  std::string folder = write_checkpoint(options_.save_dir, step_, contents);
+  prune_checkpoints(options_.save_dir, options_.keep_last);
+  return folder;
+}
+
+void Trainer::resume(const std::string& checkpoint) {
+  std::string folder = checkpoint;
+  if (checkpoint == "latest") {
+    auto all = list_checkpoints(options_.save_dir);
+    if (all.empty()) throw Error("--resume", "no checkpoint under '" + options_.save_dir + "/checkpoints'");
+    folder = all.back();
+  }
+  if (!optimizer_) build_optimizer();
+  CheckpointContents contents = read_checkpoint_dir(folder);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& item : model_->named_parameters()) {
+      auto it = contents.model.find(item.key());
+      if (it == contents.model.end()) throw Error(folder + "/model.safetensors", "tensor '" + item.key() + "' is missing");
+      if (it->second.sizes() != item.value().sizes())
+        throw Error(folder + "/model.safetensors", "tensor '" + item.key() + "' has shape " + c10::str(it->second.sizes()) +
+                                                        ", the model has " + c10::str(item.value().sizes()));
+      item.value().copy_(it->second);
+    }
+  }
+  const auto& t = contents.trainer;
+  const std::string where = folder + "/trainer.json";
+  try {
+    step_ = t.at("step").get<int64_t>();
+    tokens_seen_ = t.at("tokens_seen").get<int64_t>();
+    optimizer_->load_state_tensors(contents.optimizer, t.at("optimizer_steps").get<int64_t>(),
+                                   folder + "/optimizer.safetensors");
+    train_data_->restore(t.at("data_position"));
+    for (const auto& ext : extensions_) {
+      std::map<std::string, torch::Tensor> tensors;
+      const std::string prefix = "extension." + ext->name() + ".";
+      for (const auto& [k, v] : contents.optimizer)
+        if (k.rfind(prefix, 0) == 0) tensors[k.substr(prefix.size())] = v;
+      const auto& metas = t.at("extensions");
+      ext->load_state(tensors, metas.contains(ext->name()) ? metas.at(ext->name()) : nlohmann::json::object());
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(where, e.what());
+  }
+  auto rng = contents.optimizer.find("trainer.rng_state");
+  if (rng == contents.optimizer.end()) throw Error(folder + "/optimizer.safetensors", "tensor 'trainer.rng_state' is missing");
+  set_rng_state(rng->second.clone());
+}
+
+void Trainer::log_metrics(const nlohmann::json& record) {
+  if (options_.save_dir.empty()) return;
+  std::ofstream out(options_.save_dir + "/metrics.jsonl", std::ios::app);
+  out << record.dump() << "\n";
+  if (!out) throw Error(options_.save_dir + "/metrics.jsonl", "cannot append metrics");
+}
+
+TrainResult Trainer::run() {
+  if (!optimizer_) build_optimizer();
+  if (!options_.save_dir.empty()) ensure_directory(options_.save_dir);
+  std::optional<StopSignal> stop;
+  if (options_.stop_on_signal) stop.emplace();
+  model_->train();
+  TrainResult result;
+  const int64_t first_step = step_;
+  Progress::Options bar_options;
+  bar_options.label = "train";
+  bar_options.total = options_.steps - first_step;
+  bar_options.item_name = "steps";
+  bar_options.mode = options_.progress ? Progress::Mode::automatic : Progress::Mode::off;
+  Progress bar(bar_options);
+  int64_t nonfinite_in_row = 0;
+  auto window_start = Clock::now();
+  int64_t window_tokens = 0;
+  while (step_ < options_.steps) {
+    const int64_t attempted = step_ + 1;
+    StepStats stats = train_step();
+    if (stats.skipped) {
+      ++result.skipped_steps;
+      ++nonfinite_in_row;
+      bar.message("step " + std::to_string(attempted) + ": non-finite " +
+                  (std::isfinite(stats.loss) ? "gradient (norm " + std::to_string(stats.grad_norm) + ")"
+                                             : "loss (" + std::to_string(stats.loss) + ")") +
+                  ", step skipped");
+      log_metrics({{"step", attempted}, {"skipped", true}, {"loss", stats.loss}, {"grad_norm", stats.grad_norm}});
+      if (nonfinite_in_row >= options_.max_nonfinite_in_row)
+        throw Error("training", std::to_string(nonfinite_in_row) + " non-finite steps in a row at step " +
+                                    std::to_string(attempted) + "; stopped (the last checkpoint is intact)");
+      continue;
+    }
+    nonfinite_in_row = 0;
+    tokens_seen_ += stats.tokens;
+    window_tokens += stats.tokens;
+    bar.set_note("step " + std::to_string(step_) + "  loss " + format_fixed(stats.loss, 3) + "  lr " +
+                 format_scientific(stats.lr, 2));
+    bar.set(step_ - first_step);
+    if (options_.log_interval > 0 && step_ % options_.log_interval == 0) {
+      const double elapsed = seconds_since(window_start);
+      nlohmann::json record = {{"step", step_},
+                               {"loss", stats.loss},
+                               {"lm_loss", stats.lm_loss},
+                               {"lr", stats.lr},
+                               {"grad_norm", stats.grad_norm},
+                               {"tokens", tokens_seen_},
+                               {"tokens_per_s", elapsed > 0 ? window_tokens / elapsed : 0.0},
+                               {"memory_mb", resident_memory_bytes() / 1048576.0}};
+      for (const auto& [name, value] : stats.terms) record[name] = value;
+      log_metrics(record);
+      window_start = Clock::now();
+      window_tokens = 0;
+    }
+    const bool last = step_ == options_.steps;
+    if (!last && options_.eval_interval > 0 && step_ % options_.eval_interval == 0 && eval_data_) {
+      EvalResult e = evaluate();
+      bar.message("step " + std::to_string(step_) + ": validation loss " + format_fixed(e.loss, 4) +
+                  ", perplexity " + format_fixed(e.perplexity, 2));
+      log_metrics({{"step", step_}, {"eval_loss", e.loss}, {"eval_ppl", e.perplexity}, {"eval_tokens", e.tokens}});
+    }
+    if (!last && options_.save_interval > 0 && step_ % options_.save_interval == 0)
+      result.last_checkpoint = save_checkpoint();
+    if (stop && stop->requested()) {
+      result.stopped_by_signal = true;
+      bar.message("signal " + std::to_string(stop->signal_number()) + " received: saving a checkpoint and stopping");
+      break;
+    }
+  }
+  bar.finish();
+  result.steps_done = step_;
+  if (!result.stopped_by_signal && eval_data_) {
+    result.final_eval = evaluate();
+    log_metrics({{"step", step_},
+                 {"eval_loss", result.final_eval->loss},
+                 {"eval_ppl", result.final_eval->perplexity},
+                 {"eval_tokens", result.final_eval->tokens}});
+  }
+  std::string saved = save_checkpoint();
+  if (!saved.empty()) result.last_checkpoint = saved;
+  return result;
+}
+
+}  // namespace cook::train
