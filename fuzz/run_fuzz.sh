@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Runs a libFuzzer target for a bounded time over a fresh corpus seeded by a generator.
-#   run_fuzz.sh FUZZER SEED_GENERATOR WORK_FOLDER SECONDS [DICTIONARY]
+# Runs a libFuzzer target for a bounded time over a fresh seed corpus.
+#   run_fuzz.sh FUZZER WORK_FOLDER SECONDS DICTIONARY SEED...
+# Each SEED is a program (run with the seed folder as its argument, to write seeds there) or a
+# file (copied there).
 # Exits non-zero when the fuzzer finds a crash; the input that crashed is kept in
 # WORK_FOLDER/artifacts/ (replay it with: FUZZER <that file>).
 set -euo pipefail
-fuzzer="$1"; seeds="$2"; work="$3"; seconds="$4"; dict="${5:-}"
+fuzzer="$1"; work="$2"; seconds="$3"; dict="$4"; shift 4
 rm -rf "$work"
 mkdir -p "$work/seeds" "$work/corpus" "$work/artifacts"
-"$seeds" "$work/seeds"
+for seed in "$@"; do
+  if [ -x "$seed" ] && [ ! -d "$seed" ]; then "$seed" "$work/seeds"; else cp "$seed" "$work/seeds/"; fi
+done
 args=(-max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 -max_len=16384
       -artifact_prefix="$work/artifacts/")
 [ -n "$dict" ] && args+=(-dict="$dict")

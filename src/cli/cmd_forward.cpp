@@ -42,7 +42,14 @@ torch::Tensor read_token_tensor(const weights::LoadedTensors& file, const std::s
   if (it == file.tensors.end()) {
     if (!required) return {};
     std::string names;
-    for (const auto& [n, t] : file.tensors) names += (names.empty() ? "" : ", ") + n;
+    size_t listed = 0;
+    for (const auto& [n, t] : file.tensors) {
+      if (listed++ == 8) {
+        names += ", ... (" + std::to_string(file.tensors.size()) + " in all)";
+        break;
+      }
+      names += (names.empty() ? "" : ", ") + n;
+    }
     throw Error(path, "no tensor '" + name + "' (the file holds: " + (names.empty() ? "nothing" : names) + ")");
   }
   const torch::Tensor& t = it->second;

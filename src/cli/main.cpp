@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <string>
+#include <vector>
 
 #include "cook/cli/commands.h"
 #include "cook/cli/config_file.h"
@@ -21,7 +23,9 @@ int main(int argc, char** argv) {
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
     if (argc > 1) {
-      if (CLI::App* command = app.get_subcommand_no_throw(argv[1])) args = cook::cli::expand_config_files(*command, args);
+      const std::string name = argv[1];
+      for (CLI::App* command : app.get_subcommands([&](CLI::App* c) { return c->get_name() == name; }))
+        args = cook::cli::expand_config_files(*command, args);
     }
     std::reverse(args.begin(), args.end());  // CLI11 takes a vector of arguments last-first
     app.parse(args);

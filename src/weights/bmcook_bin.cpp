@@ -1,14 +1,14 @@
 #include "cook/weights/bmcook_bin.h"
 
 #include <torch/torch.h>
-#include <caffe2/serialize/inline_container.h>
-#include <torch/csrc/jit/serialization/import_read.h>
 #include <torch/csrc/jit/serialization/pickle.h>
 
-#include <fstream>
+#include <cstring>
 
 #include "cook/core/error.h"
 #include "cook/io/atomic_file.h"
+#include "cook/io/mapped_file.h"
+#include "cook/io/torch_save.h"
 
 namespace cook::weights {
 
@@ -21,41 +21,42 @@ std::string first_line(const std::string& s) {
 
 }  // namespace
 
-TensorMap read_torch_bin(const std::string& path) {
-  {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw Error(path, "cannot open for reading");
-    char magic[4] = {};
-    f.read(magic, 4);
-    if (f.gcount() < 4 || std::string(magic, 4) != std::string("PK\x03\x04", 4)) {
-      bool legacy_pickle = f.gcount() >= 1 && static_cast<unsigned char>(magic[0]) == 0x80;
-      throw Error(path, legacy_pickle ? "a legacy (pre-1.6) torch.save file: Cook reads only the zip format "
-                                        "(load and torch.save it again with PyTorch >= 1.6)"
-                                      : "not a torch.save zip file");
+LoadedTensors load_torch_bin(const std::string& path) {
+  auto reader = io::TorchSaveReader::open(path);
+  LoadedTensors out;
+  out.mapping = reader.mapping();
+  // Storages copied because they were misaligned, shared by the tensors that view them.
+  std::map<std::string, torch::Tensor> copied;
+  for (const auto& t : reader.tensors()) {
+    const auto options = torch::TensorOptions().dtype(to_scalar_type(t.dtype)).device(torch::kCPU);
+    if (t.numel() == 0) {
+      out.tensors.emplace(t.name, torch::empty(t.shape, options));
+      continue;
     }
-  }
-  c10::IValue value;
-  try {
-    caffe2::serialize::PyTorchStreamReader reader(path);
-    value = torch::jit::readArchiveAndTensors("data", /*pickle_prefix=*/"", /*tensor_prefix=*/"",
-                                              /*type_resolver=*/c10::nullopt, /*obj_loader=*/c10::nullopt,
-                                              /*device=*/c10::Device(c10::kCPU), reader);
-  } catch (const c10::Error& e) {
-    throw Error(path, "cannot read the torch.save archive: " + first_line(e.what_without_backtrace()));
-  }
-  if (!value.isGenericDict())
-    throw Error(path, "holds a " + value.tagKind() + ", not a dict of tensors");
-  TensorMap out;
-  for (const auto& item : value.toGenericDict()) {
-    if (!item.key().isString())
-      throw Error(path, "a key is a " + item.key().tagKind() + ", not a tensor name");
-    const std::string name = item.key().toStringRef();
-    if (!item.value().isTensor())
-      throw Error(path, "entry '" + name + "' is a " + item.value().tagKind() + ", not a tensor");
-    out.emplace(name, item.value().toTensor());
+    const size_t elem = io::dtype_size(t.dtype);
+    torch::Tensor tensor;
+    if (reinterpret_cast<uintptr_t>(t.storage) % elem == 0) {
+      std::shared_ptr<const void> keep = reader.keepalive();
+      tensor = torch::from_blob(
+          const_cast<uint8_t*>(t.data()), t.shape, t.strides, [keep](void*) mutable { keep.reset(); }, options);
+    } else {
+      auto it = copied.find(t.storage_key);
+      if (it == copied.end()) {
+        // torch::empty's memory is aligned for any dtype.
+        torch::Tensor bytes = torch::empty({static_cast<int64_t>(t.storage_bytes)}, torch::kUInt8);
+        std::memcpy(bytes.data_ptr(), t.storage, t.storage_bytes);
+        it = copied.emplace(t.storage_key, bytes).first;
+      }
+      torch::Tensor bytes = it->second;
+      auto* base = static_cast<uint8_t*>(bytes.data_ptr()) + static_cast<uint64_t>(t.storage_offset) * elem;
+      tensor = torch::from_blob(base, t.shape, t.strides, [bytes](void*) mutable { bytes.reset(); }, options);
+    }
+    out.tensors.emplace(t.name, std::move(tensor));
   }
   return out;
 }
+
+TensorMap read_torch_bin(const std::string& path) { return load_torch_bin(path).tensors; }
 
 void write_torch_bin(const std::string& path, const TensorMap& tensors) {
   c10::Dict<std::string, at::Tensor> dict;

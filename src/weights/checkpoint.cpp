@@ -173,11 +173,13 @@ Checkpoint read_bmcook(const std::string& path, const model::ModelConfig& config
   ck.source = path;
   ck.config = config;
   ck.config.validate(path);
-  TensorMap bm = read_torch_bin(path);
+  LoadedTensors loaded = load_torch_bin(path);
+  const TensorMap& bm = loaded.tensors;
   NameMap map(ck.config);
   ck.tensors = map.convert(Layout::BMCook, Layout::Cook, bm, path);
   for (const auto& [name, t] : bm)
     if (const WeightName* w = map.find(Layout::BMCook, name)) ck.origins[w->cook] = {path, name};
+  ck.mappings.push_back(loaded.mapping);
   return ck;
 }
 

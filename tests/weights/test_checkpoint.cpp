@@ -322,7 +322,7 @@ TEST(Checkpoint, TorchBinErrors) {
   std::ofstream(broken, std::ios::binary) << "PK\x03\x04 then nothing sensible";
   expect_error([&] { read_torch_bin(broken); }, {broken, "cannot read"});
   std::string mixed = dir.file("mixed.bin");
-  c10::Dict<std::string, c10::IValue> d;
+  c10::impl::GenericDict d(c10::StringType::get(), c10::AnyType::get());
   d.insert("w", torch::ones({2}));
   d.insert("step", int64_t{3});
   auto bytes = torch::pickle_save(c10::IValue(d));

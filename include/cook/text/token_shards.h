@@ -8,6 +8,15 @@
 //                                token stream: documents+1 entries, 0 first, the token count last
 //   DIR/validation-00000.tokens, DIR/validation.index
 //
+// manifest.json (format_version 1):
+//   {"format": "cook.token_data", "format_version": 1,
+//    "tokenizer": {"fingerprint": "7c82…", "vocab_size": 50257, "end_of_text_id": 50256},
+//    "dtype": "uint16", "byte_order": "little", "shard_tokens": 100000000, "split_rule": "sotu",
+//    "splits": {"train": {"tokens": N, "documents": D, "index": {"file": "train.index", "sha256": …},
+//                         "shards": [{"file": "train-00000.tokens", "tokens": n, "sha256": …}, …]},
+//               "validation": {…}},
+//    "sources": [{"path": …, "bytes": …, "sha256": …, "split": "train", "documents": 1, "tokens": …}, …]}
+//
 // A split is one token stream cut into shards; documents may cross shard boundaries. Each
 // document ends with the end-of-text id when the corpus preparation wrote it. The manifest is
 // written last, so a folder with a manifest is complete; every file is written atomically.

@@ -7,11 +7,13 @@
 
 namespace cook::weights {
 
-// Reads the dict through LibTorch's unpickler (what torch::pickle_load uses), streaming the zip
-// records from the file rather than reading it into memory first: the result is one copy of the
-// tensors, on the CPU. A plain dict and an OrderedDict (state_dict) both work. Errors name the
-// file, and the entry where one is at fault (a non-string key, a value that is not a tensor);
-// a legacy (pre-1.6, non-zip) file is an error saying so.
+// Maps the file and reads it with io::TorchSaveReader (see io/torch_save.h for why not
+// torch::pickle_load: it cannot read an OrderedDict). Like load_safetensors, the tensors ALIAS
+// THE MAPPING (torch.save stores records uncompressed): zero-copy and READ-ONLY; a storage that is
+// not aligned to its element size is copied instead. Tensors keep their strides and may share a
+// storage, as they did when saved. Errors name the file and the entry at fault.
+LoadedTensors load_torch_bin(const std::string& path);
+// load_torch_bin(path).tensors.
 TensorMap read_torch_bin(const std::string& path);
 
 // Writes `tensors` as a dict with torch::pickle_save, atomically; Python's torch.load reads it.

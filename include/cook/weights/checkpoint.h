@@ -6,7 +6,8 @@
 //   - a BMCook .bin (torch.save zip of its GPT-J state dict), which holds no config: the preset
 //     names it.
 // Safetensors weights alias their memory-mapped files (read-only, see tensor_io.h); load_into
-// copies them into a module one tensor at a time, so the weights are never held twice.
+// copies them into a module one tensor at a time, so the weights are never held twice. A .bin is
+// mapped too (torch.save stores its records uncompressed) and read the same way.
 #pragma once
 #include <map>
 #include <memory>
@@ -69,8 +70,9 @@ Checkpoint read_bmcook_checkpoint(const std::string& path, const model::ModelCon
 // copied one at a time in file order, and the pages of a mapped tensor are dropped from memory as
 // soon as it is copied. Works on any torch::nn::Module (named_parameters()).
 void load_into(torch::nn::Module& module, const Checkpoint& checkpoint);
-// The same, and each tensor of the checkpoint is released as soon as it is copied (a .bin's
-// tensors are not mapped, so this is what keeps them from being held twice).
+// The same, and each tensor of the checkpoint is released as soon as it is copied: the mapping is
+// unmapped with the last one, and a tensor the checkpoint owns (one copied because it was
+// misaligned) is freed at once rather than at the end.
 void load_into(torch::nn::Module& module, Checkpoint&& checkpoint);
 
 // Writes a Cook checkpoint of the module's parameters (model order) atomically. `extra_metadata`
