@@ -78,7 +78,8 @@ class Holder : public torch::nn::Module {
 // A module holding every weight of `config` under Cook's names (the model's names).
 std::shared_ptr<Holder> make_module(const cook::model::ModelConfig& config, bool random) {
   auto root = std::make_shared<Holder>();
-  for (const auto& e : cook::weights::NameMap(config).entries()) {
+  cook::weights::NameMap map(config);
+  for (const auto& e : map.entries()) {
     std::shared_ptr<torch::nn::Module> node = root;
     size_t start = 0;
     for (size_t dot = e.cook.find('.'); dot != std::string::npos; dot = e.cook.find('.', start)) {

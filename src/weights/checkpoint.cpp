@@ -266,19 +266,36 @@ void load_impl(torch::nn::Module& module, const Checkpoint& ck, TensorMap* relea
       if (m && m->contains(t.data_ptr(), t.nbytes())) return m.get();
     return nullptr;
   };
+  // A mapped tensor is copied in slices of this many bytes, each slice's pages dropped once it is
+  // copied: at no point is more than about one slice resident beyond the module itself.
+  constexpr int64_t kSliceBytes = int64_t{32} << 20;
+  auto prefetch = [&](const torch::Tensor& t) {
+    if (const io::MappedFile* m = mapping_of(t)) m->prefetch(t.data_ptr(), std::min<size_t>(t.nbytes(), kSliceBytes));
+  };
   torch::NoGradGuard no_grad;
   for (size_t k = 0; k < jobs.size(); ++k) {
-    if (k + 1 < jobs.size()) {
-      const torch::Tensor& next = *jobs[k + 1].source;
-      if (const io::MappedFile* m = mapping_of(next)) m->prefetch(next.data_ptr(), next.nbytes());
-    }
     const torch::Tensor& src = *jobs[k].source;
+    torch::Tensor& param = jobs[k].param;
+    const io::MappedFile* m = mapping_of(src);
     try {
-      jobs[k].param.copy_(src);
+      if (m != nullptr && param.is_contiguous() && static_cast<int64_t>(src.nbytes()) > kSliceBytes) {
+        const torch::Tensor s = src.view({-1}), d = param.view({-1});
+        const int64_t n = s.numel(), step = std::max<int64_t>(1, kSliceBytes / static_cast<int64_t>(src.element_size()));
+        for (int64_t off = 0; off < n; off += step) {
+          const int64_t len = std::min(step, n - off);
+          const torch::Tensor slice = s.narrow(0, off, len);
+          if (off + len < n) prefetch(s.narrow(0, off + len, std::min(step, n - off - len)));
+          d.narrow(0, off, len).copy_(slice);
+          m->release(slice.data_ptr(), slice.nbytes());
+        }
+      } else {
+        param.copy_(src);
+        if (m != nullptr) m->release(src.data_ptr(), src.nbytes());
+      }
     } catch (const c10::Error& e) {
       throw Error(ck.describe(jobs[k].name), std::string("copy into the module failed: ") + e.what_without_backtrace());
     }
-    if (const io::MappedFile* m = mapping_of(src)) m->release(src.data_ptr(), src.nbytes());
+    if (k + 1 < jobs.size()) prefetch(*jobs[k + 1].source);
     if (release_from != nullptr) release_from->erase(jobs[k].name);  // `src` is gone from here on
   }
 }

@@ -320,7 +320,7 @@ TEST(Checkpoint, TorchBinErrors) {
   expect_error([&] { read_torch_bin(junk); }, {junk, "not a torch.save zip"});
   std::string broken = dir.file("broken.bin");
   std::ofstream(broken, std::ios::binary) << "PK\x03\x04 then nothing sensible";
-  expect_error([&] { read_torch_bin(broken); }, {broken, "cannot read"});
+  expect_error([&] { read_torch_bin(broken); }, {broken, "not a zip archive"});
   std::string mixed = dir.file("mixed.bin");
   c10::impl::GenericDict d(c10::StringType::get(), c10::AnyType::get());
   d.insert("w", torch::ones({2}));

@@ -88,7 +88,8 @@ inline std::shared_ptr<Holder> module_with(const std::vector<std::pair<std::stri
 // A module with every weight of `config` under Cook's names.
 inline std::shared_ptr<Holder> module_for(const model::ModelConfig& config, torch::Dtype dtype = torch::kFloat32) {
   std::vector<std::pair<std::string, std::vector<int64_t>>> params;
-  for (const auto& e : NameMap(config).entries()) params.emplace_back(e.cook, e.shape);
+  NameMap map(config);
+  for (const auto& e : map.entries()) params.emplace_back(e.cook, e.shape);
   return module_with(params, dtype);
 }
 

@@ -67,8 +67,9 @@ Checkpoint read_bmcook_checkpoint(const std::string& path, const model::ModelCon
 // cook::Error naming the file and each tensor: a parameter with no tensor, a tensor with no
 // parameter, a shape that differs, a dtype that cannot convert (floating ⇄ floating converts;
 // otherwise the dtypes must be equal). Nothing is copied unless every check passes. Tensors are
-// copied one at a time in file order, and the pages of a mapped tensor are dropped from memory as
-// soon as it is copied. Works on any torch::nn::Module (named_parameters()).
+// copied one at a time in file order, a large mapped one in 32 MiB slices, and the pages of each
+// slice are dropped from memory as soon as it is copied: loading needs the module's memory plus
+// about one slice. Works on any torch::nn::Module (named_parameters()).
 void load_into(torch::nn::Module& module, const Checkpoint& checkpoint);
 // The same, and each tensor of the checkpoint is released as soon as it is copied: the mapping is
 // unmapped with the last one, and a tensor the checkpoint owns (one copied because it was
