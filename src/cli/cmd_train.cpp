@@ -69,6 +69,9 @@ void run_train(const CLI::App& cmd, const TrainArgs& a) {
   auto train_split = std::make_shared<text::TokenDataset>(text::TokenDataset::open(a.data, text::kTrainSplit));
   auto valid_split = std::make_shared<text::TokenDataset>(text::TokenDataset::open(a.data, text::kValidationSplit));
   check_vocabulary(setup.model->config(), *train_split);
+  if (a.seq_len > setup.model->config().n_positions)
+    throw Error("--seq-len", std::to_string(a.seq_len) + " is longer than the model's context of " +
+                                 std::to_string(setup.model->config().n_positions));
   auto eval_source = std::make_shared<train::TokenEvalSource>(valid_split, a.batch_size, a.seq_len);
 
   train::TrainerOptions o;

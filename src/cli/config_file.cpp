@@ -14,7 +14,7 @@ std::string allowed_keys(const CLI::App& command) {
   std::string out;
   for (const CLI::Option* opt : command.get_options()) {
     const auto& names = opt->get_lnames();
-    if (names.empty() || names.front() == "help" || names.front() == "config") continue;
+    if (names.empty() || names.front() == "help" || names.front() == "help-all" || names.front() == "config") continue;
     out += (out.empty() ? "" : ", ") + names.front();
   }
   return out;

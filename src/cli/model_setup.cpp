@@ -52,7 +52,13 @@ ModelSetup build_model(const ModelArgs& a) {
     setup.source = a.load;
   } else {
     if (a.model.empty()) throw Error("--model", "give a preset (--model) or a checkpoint (--load)");
-    setup.model = model::GptJ(model::preset(a.model));
+    model::ModelConfig config;
+    try {
+      config = model::preset(a.model);
+    } catch (const std::exception& e) {
+      rethrow_with_context("--model", e);
+    }
+    setup.model = model::GptJ(config);
     setup.model->init_weights(a.init_std, a.seed);
     setup.source = "init:" + a.model;
   }

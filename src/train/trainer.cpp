@@ -44,13 +44,6 @@ struct Trainer::StepStats {
   bool skipped = false;
 };
 
-torch::Tensor language_model_loss(const torch::Tensor& logits, const torch::Tensor& labels) {
-  auto flat_logits = logits.reshape({-1, logits.size(-1)}).to(torch::kFloat32);
-  return torch::nn::functional::cross_entropy(
-      flat_logits, labels.reshape({-1}),
-      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnoreLabel));
-}
-
 Trainer::Trainer(model::GptJ model, TrainerOptions options, std::shared_ptr<BatchSource> train_data,
                  std::shared_ptr<EvalSource> eval_data)
     : model_(std::move(model)),
@@ -118,27 +111,8 @@ Trainer::StepStats Trainer::train_step() {
 }
 
 EvalResult Trainer::evaluate() {
-  EvalResult result;
-  if (!eval_data_) return result;
-  const bool was_training = model_->is_training();
-  model_->eval();
-  torch::NoGradGuard no_grad;
-  const torch::Device device = model_->parameters().front().device();
-  double loss_sum = 0.0;
-  eval_data_->for_each(options_.eval_batches, [&](const Batch& cpu_batch) {
-    Batch batch = cpu_batch.to(device);
-    model::ForwardInput input{batch.input_ids, batch.attention_mask, {}};
-    auto out = model_->forward(input);
-    const int64_t count = batch.target_count();
-    loss_sum += language_model_loss(out.logits, batch.labels).item<double>() * static_cast<double>(count);
-    result.tokens += count;
-  });
-  if (result.tokens > 0) {
-    result.loss = loss_sum / static_cast<double>(result.tokens);
-    result.perplexity = std::exp(result.loss);
-  }
-  if (was_training) model_->train();
-  return result;
+  if (!eval_data_) return {};
+  return train::evaluate(model_, *eval_data_, options_.eval_batches);
 }
 
 std::string Trainer::save_checkpoint() {

@@ -167,18 +167,21 @@ Checkpoint read_hf_sharded(const std::string& path, const std::string& index_pat
   return read_hf(path, io::parent_folder(index_path), sharded.shards(), infos, shard_of, sharded.metadata(), preset);
 }
 
-Checkpoint read_bmcook(const std::string& path, const model::ModelConfig& config) {
+// A torch.save .bin in BMCook's layout, or in Hugging Face's (a folder's pytorch_model.bin): the
+// names tell which.
+Checkpoint read_bin(const std::string& path, const model::ModelConfig& config) {
   Checkpoint ck;
-  ck.kind = CheckpointKind::BMCook;
   ck.source = path;
   ck.config = config;
   ck.config.validate(path);
   LoadedTensors loaded = load_torch_bin(path);
-  const TensorMap& bm = loaded.tensors;
+  const TensorMap& bin = loaded.tensors;
+  const Layout layout = bin.count("transformer.wte.weight") ? Layout::HuggingFace : Layout::BMCook;
+  ck.kind = layout == Layout::HuggingFace ? CheckpointKind::HuggingFace : CheckpointKind::BMCook;
   NameMap map(ck.config);
-  ck.tensors = map.convert(Layout::BMCook, Layout::Cook, bm, path);
-  for (const auto& [name, t] : bm)
-    if (const WeightName* w = map.find(Layout::BMCook, name)) ck.origins[w->cook] = {path, name};
+  ck.tensors = map.convert(layout, Layout::Cook, bin, path);
+  for (const auto& [name, t] : bin)
+    if (const WeightName* w = map.find(layout, name)) ck.origins[w->cook] = {path, name};
   ck.mappings.push_back(loaded.mapping);
   return ck;
 }
@@ -195,7 +198,7 @@ Checkpoint read_bmcook(const std::string& path, const std::optional<std::string>
   } catch (const std::exception& e) {
     rethrow_with_context(path, e);
   }
-  return read_bmcook(path, config);
+  return read_bin(path, config);
 }
 
 bool starts_with_zip_magic(const std::string& path) {
@@ -331,14 +334,25 @@ Checkpoint read_checkpoint(const std::string& path, const std::optional<std::str
     if (fs::exists(index)) return read_hf_sharded(path, index, preset);
     const std::string single = join(path, "model.safetensors");
     if (fs::exists(single)) return read_hf_single(path, path, io::SafetensorsReader::open(single), preset);
-    std::string hint = fs::exists(join(path, "pytorch_model.bin"))
-                           ? " (pytorch_model.bin is not read: save the model with safe_serialization=True)"
+    const std::string bin = join(path, "pytorch_model.bin");
+    if (fs::exists(bin)) {
+      model::ModelConfig hf_config = read_hf_config(config);
+      check_preset(path, hf_config, preset);
+      return read_bin(bin, hf_config);
+    }
+    std::string hint = fs::exists(join(path, "pytorch_model.bin.index.json"))
+                           ? " (a sharded pytorch_model.bin is not read: save the model with safe_serialization=True)"
                            : "";
-    throw Error(path, "has config.json but neither model.safetensors nor model.safetensors.index.json" + hint);
+    throw Error(path, "has config.json but no model.safetensors, model.safetensors.index.json or pytorch_model.bin" +
+                          hint);
   }
   if (ends_with(path, ".index.json")) return read_hf_sharded(path, path, preset);
-  if (starts_with_zip_magic(path) || ends_with(path, ".bin") || ends_with(path, ".pt") || ends_with(path, ".pth"))
+  if (starts_with_zip_magic(path) || ends_with(path, ".bin") || ends_with(path, ".pt") || ends_with(path, ".pth")) {
+    // A Hugging Face folder's pytorch_model.bin carries its config beside it; a BMCook .bin needs the preset.
+    const std::string config = join(io::parent_folder(path), "config.json");
+    if (!preset && fs::exists(config)) return read_bin(path, read_hf_config(config));
     return read_bmcook(path, preset);
+  }
   auto reader = io::SafetensorsReader::open(path);
   if (reader.metadata().count(kFormatVersionKey)) return read_cook(path, std::move(reader), preset);
   const std::string folder = io::parent_folder(path);
@@ -348,7 +362,7 @@ Checkpoint read_checkpoint(const std::string& path, const std::optional<std::str
 }
 
 Checkpoint read_bmcook_checkpoint(const std::string& path, const model::ModelConfig& config) {
-  return read_bmcook(path, config);
+  return read_bin(path, config);
 }
 
 void load_into(torch::nn::Module& module, const Checkpoint& checkpoint) { load_impl(module, checkpoint, nullptr); }

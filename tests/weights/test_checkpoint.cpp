@@ -136,8 +136,8 @@ TEST(Checkpoint, FolderErrors) {
   expect_error([&] { read_checkpoint(dir.file("nothing-here")); }, {dir.file("nothing-here"), "no such file"});
   expect_error([&] { read_checkpoint(dir.path()); }, {dir.path(), "without config.json"});
   fs::copy_file(hf_fixture("gptj-tiny-gelu") + "/config.json", dir.file("config.json"));
-  std::ofstream(dir.file("pytorch_model.bin")) << "x";
-  expect_error([&] { read_checkpoint(dir.path()); }, {dir.path(), "neither model.safetensors", "pytorch_model.bin"});
+  std::ofstream(dir.file("pytorch_model.bin.index.json")) << "{}";
+  expect_error([&] { read_checkpoint(dir.path()); }, {dir.path(), "no model.safetensors", "pytorch_model.bin.index.json"});
   std::ofstream(dir.file("config.json")) << "{ broken";
   cook::io::write_file_atomic(dir.file("model.safetensors"), std::string(16, '\0'));
   expect_error([&] { read_checkpoint(dir.path()); }, {dir.file("model.safetensors")});
@@ -376,4 +376,40 @@ TEST(Checkpoint, WriteHfFolderRoundTrip) {
   partial.erase("ln_f.bias");
   expect_error([&] { write_hf_folder(dir.file("hf-bad"), bm.config, partial); }, {"hf-bad", "'ln_f.bias' is missing"});
   EXPECT_FALSE(fs::exists(dir.file("hf-bad/model.safetensors")));
+}
+
+TEST(Checkpoint, LargeTensorsAreCopiedInSlices) {
+  // Over the 32 MiB slice, not a multiple of it, and one converted from float16 on the way.
+  TempDir dir;
+  std::string path = dir.file("big.safetensors");
+  TensorMap tensors;
+  tensors["big.weight"] = torch::randn({5003, 2099});
+  tensors["half.weight"] = torch::randn({9001, 2048}).to(torch::kFloat16);
+  save_checkpoint(path, tensors, bmcook_fixture_config(true));
+  auto module = module_with({{"big.weight", {5003, 2099}}, {"half.weight", {9001, 2048}}});
+  Checkpoint ck = read_checkpoint(path);
+  load_into(*module, ck);
+  auto params = module->named_parameters();
+  EXPECT_TRUE(torch::equal(params["big.weight"], tensors["big.weight"]));
+  EXPECT_TRUE(torch::equal(params["half.weight"], tensors["half.weight"].to(torch::kFloat32)));
+  EXPECT_TRUE(torch::equal(ck.tensors.at("big.weight"), tensors["big.weight"]));  // still readable
+}
+
+TEST(Checkpoint, ReadsAnHfFolderWithPytorchModelBin) {
+  TempDir dir;
+  TensorMap raw = raw_hf("gptj-tiny-relu");
+  raw["transformer.h.0.attn.masked_bias"] = torch::tensor(-1e9);  // HF's buffers come along in old .bin files
+  write_torch_bin(dir.file("pytorch_model.bin"), raw);
+  fs::copy_file(hf_fixture("gptj-tiny-relu") + "/config.json", dir.file("config.json"));
+  for (const std::string& path : {dir.path(), dir.file("pytorch_model.bin")}) {
+    Checkpoint ck = read_checkpoint(path);
+    EXPECT_EQ(ck.kind, CheckpointKind::HuggingFace);
+    EXPECT_EQ(ck.config.activation, cook::model::Activation::Relu);
+    NameMap map(ck.config);
+    ASSERT_EQ(ck.tensors.size(), map.entries().size());
+    for (const auto& e : map.entries()) {
+      EXPECT_TRUE(torch::equal(ck.tensors.at(e.cook), raw.at(e.hf))) << e.cook;
+      EXPECT_TRUE(in_any_mapping(ck, ck.tensors.at(e.cook))) << e.cook << " was copied";
+    }
+  }
 }

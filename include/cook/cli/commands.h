@@ -12,5 +12,6 @@ void add_tokenize_commands(CLI::App& app);  // tokenize, detokenize
 void add_data_command(CLI::App& app);       // data prepare | info
 void add_forward_command(CLI::App& app);    // forward
 void add_train_command(CLI::App& app);      // train
+void add_eval_command(CLI::App& app);       // eval
 
 }  // namespace cook::cli

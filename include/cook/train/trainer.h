@@ -13,6 +13,7 @@
 #include "cook/model/gptj.h"
 #include "cook/train/adamw.h"
 #include "cook/train/batch.h"
+#include "cook/train/evaluate.h"
 #include "cook/train/extension.h"
 #include "cook/train/lr_schedule.h"
 
@@ -34,12 +35,6 @@ struct TrainerOptions {
   int64_t max_nonfinite_in_row = 5;
   bool progress = true;           // progress bar on a terminal, plain lines otherwise
   bool stop_on_signal = true;     // SIGINT/SIGTERM save a checkpoint and end the run cleanly
-};
-
-struct EvalResult {
-  double loss = 0.0;         // mean token cross-entropy
-  double perplexity = 0.0;
-  int64_t tokens = 0;
 };
 
 struct TrainResult {
@@ -83,9 +78,5 @@ class Trainer {
   int64_t step_ = 0;
   int64_t tokens_seen_ = 0;
 };
-
-// Cross-entropy of (B, T, V) logits against (B, T) labels, mean over the labels that are not
-// kIgnoreLabel, computed in fp32.
-torch::Tensor language_model_loss(const torch::Tensor& logits, const torch::Tensor& labels);
 
 }  // namespace cook::train

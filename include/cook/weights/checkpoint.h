@@ -1,8 +1,8 @@
 // Checkpoints in the three forms Cook reads, always handed out with Cook's weight names:
 //   - a Cook checkpoint: one .safetensors file whose __metadata__ holds "cook.format_version"
 //     ("1") and "cook.model_config" (the ModelConfig as Cook's JSON);
-//   - a Hugging Face GPT-J folder: config.json and model.safetensors, or a sharded
-//     model.safetensors.index.json (the folder, the .safetensors file or the index may be given);
+//   - a Hugging Face GPT-J folder: config.json and model.safetensors, a sharded
+//     model.safetensors.index.json, or a pytorch_model.bin (the folder, or the file may be given);
 //   - a BMCook .bin (torch.save zip of its GPT-J state dict), which holds no config: the preset
 //     names it.
 // Safetensors weights alias their memory-mapped files (read-only, see tensor_io.h); load_into
