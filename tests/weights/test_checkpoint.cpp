@@ -137,7 +137,7 @@ TEST(Checkpoint, FolderErrors) {
   expect_error([&] { read_checkpoint(dir.path()); }, {dir.path(), "without config.json"});
   fs::copy_file(hf_fixture("gptj-tiny-gelu") + "/config.json", dir.file("config.json"));
   std::ofstream(dir.file("pytorch_model.bin.index.json")) << "{}";
-  expect_error([&] { read_checkpoint(dir.path()); }, {dir.path(), "no model.safetensors", "pytorch_model.bin.index.json"});
+  expect_error([&] { read_checkpoint(dir.path()); }, {dir.path(), "no model.safetensors", "a sharded pytorch_model.bin"});
   std::ofstream(dir.file("config.json")) << "{ broken";
   cook::io::write_file_atomic(dir.file("model.safetensors"), std::string(16, '\0'));
   expect_error([&] { read_checkpoint(dir.path()); }, {dir.file("model.safetensors")});
