@@ -68,6 +68,18 @@ AttentionContext make_attention_context(const ModelConfig& config, int64_t seq_l
   return ctx;
 }
 
+AttentionContext make_cached_attention_context(const ModelConfig& config, int64_t past, int64_t n_new,
+                                               torch::Device device) {
+  AttentionContext ctx;
+  const auto i64 = torch::TensorOptions().dtype(torch::kInt64).device(device);
+  std::tie(ctx.sin, ctx.cos) = rotary_sin_cos(torch::arange(past, past + n_new, i64), config.rotary_dim);
+  // Query i sits at position past+i and may attend key j when j ≤ past+i.
+  const torch::Tensor q_pos = torch::arange(past, past + n_new, i64).view({n_new, 1});
+  const torch::Tensor k_pos = torch::arange(past + n_new, i64).view({1, past + n_new});
+  ctx.allowed = k_pos.le(q_pos).view({1, 1, n_new, past + n_new});
+  return ctx;
+}
+
 AttentionImpl::AttentionImpl(const ModelConfig& config)
     : d_model_(config.d_model),
       n_head_(config.n_head),
@@ -116,6 +128,18 @@ AttentionOutput AttentionImpl::attend(const Projected& qkv, const AttentionConte
 
 AttentionOutput AttentionImpl::forward(const torch::Tensor& x, const AttentionContext& ctx) {
   return attend(project(x, ctx), ctx);
+}
+
+AttentionOutput AttentionImpl::forward_cached(const torch::Tensor& x, const AttentionContext& ctx,
+                                              torch::Tensor& k_cache, torch::Tensor& v_cache) {
+  Projected qkv = project(x, ctx);
+  if (k_cache.defined()) {
+    qkv.k = torch::cat({k_cache, qkv.k}, 2);
+    qkv.v = torch::cat({v_cache, qkv.v}, 2);
+  }
+  k_cache = qkv.k;
+  v_cache = qkv.v;
+  return attend(qkv, ctx);
 }
 
 }  // namespace cook::model

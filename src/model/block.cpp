@@ -22,6 +22,16 @@ BlockOutput GptJBlockImpl::forward(const torch::Tensor& x, const AttentionContex
   return out;
 }
 
+BlockOutput GptJBlockImpl::forward_cached(const torch::Tensor& x, const AttentionContext& ctx,
+                                          torch::Tensor& k_cache, torch::Tensor& v_cache) {
+  BlockOutput out;
+  out.ffn_input = ln->forward(x);
+  AttentionOutput a = attn->forward_cached(out.ffn_input, ctx, k_cache, v_cache);
+  const torch::Tensor f = ffn_->forward(out.ffn_input);
+  out.hidden = a.output + f + x;
+  return out;
+}
+
 std::shared_ptr<FeedForwardImpl> GptJBlockImpl::replace_ffn(std::shared_ptr<FeedForwardImpl> ffn) {
   if (!ffn) throw Error("GptJBlock::replace_ffn", "the new FFN is null");
   std::shared_ptr<FeedForwardImpl> old = ffn_;

@@ -63,8 +63,7 @@ int64_t GptJImpl::parameter_count() const {
   return n;
 }
 
-ForwardOutput GptJImpl::forward(const ForwardInput& input) {
-  const torch::Tensor& ids_in = input.input_ids;
+torch::Tensor GptJImpl::checked_ids(const torch::Tensor& ids_in) const {
   if (!ids_in.defined() || ids_in.dim() != 2 || ids_in.size(0) == 0 || ids_in.size(1) == 0) {
     throw Error("input_ids", "expected a non-empty (batch, seq_len) tensor, got " +
                                  (ids_in.defined() ? shape_string(ids_in.sizes()) : std::string("undefined")));
@@ -73,20 +72,24 @@ ForwardOutput GptJImpl::forward(const ForwardInput& input) {
       ids_in.scalar_type() == torch::kBool) {
     throw Error("input_ids", std::string("expected integer token ids, got ") + c10::toString(ids_in.scalar_type()));
   }
-  const int64_t B = ids_in.size(0), T = ids_in.size(1);
-  if (T > config_.n_positions) {
-    throw Error("input_ids", "sequence length " + std::to_string(T) + " exceeds n_positions " +
+  const torch::Tensor ids = ids_in.to(embed->weight.device(), torch::kInt64);
+  const int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
+  if (lo < 0 || hi >= config_.vocab_size) {
+    throw Error("input_ids", "token id " + std::to_string(lo < 0 ? lo : hi) + " is outside [0, " +
+                                 std::to_string(config_.vocab_size) + ")");
+  }
+  return ids;
+}
+
+ForwardOutput GptJImpl::forward(const ForwardInput& input) {
+  const torch::Tensor& ids_in = input.input_ids;
+  if (ids_in.defined() && ids_in.dim() == 2 && ids_in.size(1) > config_.n_positions) {
+    throw Error("input_ids", "sequence length " + std::to_string(ids_in.size(1)) + " exceeds n_positions " +
                                  std::to_string(config_.n_positions));
   }
+  const torch::Tensor ids = checked_ids(ids_in);
+  const int64_t B = ids_in.size(0), T = ids_in.size(1);
   const torch::Device device = embed->weight.device();
-  const torch::Tensor ids = ids_in.to(device, torch::kInt64);
-  {
-    const int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
-    if (lo < 0 || hi >= config_.vocab_size) {
-      throw Error("input_ids", "token id " + std::to_string(lo < 0 ? lo : hi) + " is outside [0, " +
-                                   std::to_string(config_.vocab_size) + ")");
-    }
-  }
   if (input.attention_mask.defined() &&
       (input.attention_mask.dim() != 2 || input.attention_mask.size(0) != B || input.attention_mask.size(1) != T)) {
     throw Error("attention_mask", "shape " + shape_string(input.attention_mask.sizes()) +
@@ -110,6 +113,33 @@ ForwardOutput GptJImpl::forward(const ForwardInput& input) {
   h = ln_f->forward(h);
   if (req.final_hidden) out.final_hidden = h;
   if (req.logits) out.logits = lm_head->forward(h);
+  return out;
+}
+
+ForwardOutput GptJImpl::forward_cached(const torch::Tensor& input_ids, KvCache& cache) {
+  const torch::Tensor ids = checked_ids(input_ids);
+  const int64_t B = ids.size(0), n_new = ids.size(1), past = cache.length();
+  if (past + n_new > config_.n_positions) {
+    throw Error("input_ids", "position " + std::to_string(past + n_new - 1) + " is beyond the model's context (" +
+                                 std::to_string(past) + " cached + " + std::to_string(n_new) +
+                                 " new tokens, n_positions " + std::to_string(config_.n_positions) + ")");
+  }
+  if (past > 0 && cache.layers[0].k.size(0) != B) {
+    throw Error("input_ids", "batch " + std::to_string(B) + " does not match the KV cache's batch " +
+                                 std::to_string(cache.layers[0].k.size(0)));
+  }
+  if (cache.layers.empty()) cache.layers.resize(blocks_.size());
+  if (cache.layers.size() != blocks_.size()) {
+    throw Error("KvCache", "holds " + std::to_string(cache.layers.size()) + " layers, the model has " +
+                               std::to_string(blocks_.size()));
+  }
+  const AttentionContext ctx = make_cached_attention_context(config_, past, n_new, ids.device());
+  torch::Tensor h = embed->forward(ids);
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    h = blocks_[i]->forward_cached(h, ctx, cache.layers[i].k, cache.layers[i].v).hidden;
+  }
+  ForwardOutput out;
+  out.logits = lm_head->forward(ln_f->forward(h));
   return out;
 }
 

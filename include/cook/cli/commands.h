@@ -13,5 +13,7 @@ void add_data_command(CLI::App& app);       // data prepare | info
 void add_forward_command(CLI::App& app);    // forward
 void add_train_command(CLI::App& app);      // train
 void add_eval_command(CLI::App& app);       // eval
+void add_generate_command(CLI::App& app);   // generate
+void add_convert_command(CLI::App& app);    // convert
 
 }  // namespace cook::cli

@@ -32,6 +32,11 @@ struct AttentionContext {
 AttentionContext make_attention_context(const ModelConfig& config, int64_t seq_len, const torch::Tensor& key_mask,
                                         torch::Device device, bool need_scores);
 
+// For incremental decoding (a KV cache): n_new queries at positions past..past+n_new-1 against
+// past+n_new keys (the cached ones first); query i may attend keys 0..past+i. No padding.
+AttentionContext make_cached_attention_context(const ModelConfig& config, int64_t past, int64_t n_new,
+                                               torch::Device device);
+
 // sin and cos (P, rotary_dim/2) float32 for positions (P) int64, inv_freq = 1/10000^(2i/rotary_dim).
 std::pair<torch::Tensor, torch::Tensor> rotary_sin_cos(const torch::Tensor& positions, int64_t rotary_dim);
 // (x0, x1, x2, x3, ...) → (-x1, x0, -x3, x2, ...) along the last dimension.
@@ -59,6 +64,12 @@ class AttentionImpl : public torch::nn::Module {
   };
   Projected project(const torch::Tensor& x, const AttentionContext& ctx);
   AttentionOutput attend(const Projected& qkv, const AttentionContext& ctx);
+
+  // forward() with a KV cache: projects x (B, T_new, d), appends its rotated keys and its values to
+  // k_cache and v_cache ((B, H, T_cached, head_dim), undefined when empty; replaced by the longer
+  // tensors) and attends over all of them. ctx comes from make_cached_attention_context.
+  AttentionOutput forward_cached(const torch::Tensor& x, const AttentionContext& ctx, torch::Tensor& k_cache,
+                                 torch::Tensor& v_cache);
 
   int64_t n_head() const { return n_head_; }
   int64_t head_dim() const { return head_dim_; }

@@ -23,6 +23,9 @@ class GptJBlockImpl : public torch::nn::Module {
   explicit GptJBlockImpl(const ModelConfig& config);
 
   BlockOutput forward(const torch::Tensor& x, const AttentionContext& ctx);
+  // forward() on new tokens with this block's KV cache (see AttentionImpl::forward_cached).
+  BlockOutput forward_cached(const torch::Tensor& x, const AttentionContext& ctx, torch::Tensor& k_cache,
+                             torch::Tensor& v_cache);
 
   // Puts another FFN (an expert FFN, say) in place of this block's, under the same name "ffn";
   // returns the one it replaced. The new one must map (..., d_model) to (..., d_model).

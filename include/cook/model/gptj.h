@@ -25,6 +25,21 @@
 
 namespace cook::model {
 
+// The keys and values of the tokens a model has seen so far, for incremental decoding with
+// GptJImpl::forward_cached. One entry per block, each (B, H, T_cached, head_dim) in the model's
+// dtype, keys after rotary; empty until the first call. Holds tensors of one batch; clear() it
+// (or use a new one) for another.
+struct KvCache {
+  struct Layer {
+    torch::Tensor k, v;
+  };
+  std::vector<Layer> layers;
+
+  // T_cached: the tokens seen so far, which is also the position of the next one.
+  int64_t length() const { return layers.empty() || !layers[0].k.defined() ? 0 : layers[0].k.size(2); }
+  void clear() { layers.clear(); }
+};
+
 class GptJImpl : public torch::nn::Module {
  public:
   // Validates the config (throws cook::Error) and initializes with init_weights(init_std, 0).
@@ -33,6 +48,14 @@ class GptJImpl : public torch::nn::Module {
   // input_ids (B, T) integer, T ≤ n_positions, ids in [0, vocab_size); attention_mask (B, T) or
   // undefined. Throws cook::Error naming the input at fault.
   ForwardOutput forward(const ForwardInput& input);
+
+  // Incremental decoding: runs input_ids (B, T_new) as the tokens at positions
+  // cache.length()..cache.length()+T_new-1, attending causally over the cached tokens and the
+  // new ones, and appends the new keys and values to the cache. Prefill (an empty cache, the
+  // whole prompt) then one token at a time computes the logits forward() computes for the whole
+  // sequence. No padding; the batch must match the cache's. Returns logits (B, T_new, vocab) only.
+  // Throws cook::Error naming input_ids for a bad input or a position ≥ n_positions.
+  ForwardOutput forward_cached(const torch::Tensor& input_ids, KvCache& cache);
 
   const ModelConfig& config() const { return config_; }
   // The blocks in order: holders that share the modules in block_list.
@@ -50,6 +73,9 @@ class GptJImpl : public torch::nn::Module {
   cook::nn::Linear lm_head{nullptr};
 
  private:
+  // input_ids checked (2-D, non-empty, integer, ids in the vocabulary), as int64 on the model's device.
+  torch::Tensor checked_ids(const torch::Tensor& input_ids) const;
+
   ModelConfig config_;
   std::vector<GptJBlock> blocks_;
 };
