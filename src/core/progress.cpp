@@ -110,6 +110,7 @@ std::string Progress::amount(double v) const {
   if (v >= 1e9) s = printf_string("%.2fG", v / 1e9);
   else if (v >= 1e6) s = printf_string("%.2fM", v / 1e6);
   else if (v >= 1e4) s = printf_string("%.1fk", v / 1e3);
+  else if (v < 10 && v != std::floor(v)) s = printf_string("%.2f", v);  // slow rates: 0.17 steps/s
   else s = printf_string("%.0f", v);
   return s + " " + options_.item_name;
 }
