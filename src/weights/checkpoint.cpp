@@ -1,3 +1,4 @@
+#include "cook/core/problems.h"
 #include "cook/weights/checkpoint.h"
 
 #include <torch/torch.h>
@@ -28,26 +29,6 @@ std::string join(const std::string& folder, const std::string& name) { return (f
 
 std::string shape_str(c10::IntArrayRef s) { return io::shape_string(s.vec()); }
 
-// Problems reported together in one error.
-class Problems {
- public:
-  void add(std::string line) {
-    if (lines_.size() < kShown) lines_.push_back(std::move(line));
-    ++count_;
-  }
-  void throw_if_any(const std::string& where, const std::string& what) const {
-    if (count_ == 0) return;
-    std::string msg = what + " (" + std::to_string(count_) + (count_ == 1 ? " problem" : " problems") + "):";
-    for (const auto& l : lines_) msg += "\n  " + l;
-    if (count_ > lines_.size()) msg += "\n  ... and " + std::to_string(count_ - lines_.size()) + " more";
-    throw Error(where, msg);
-  }
-
- private:
-  static constexpr size_t kShown = 12;
-  std::vector<std::string> lines_;
-  size_t count_ = 0;
-};
 
 json read_json_file(const std::string& path) {
   auto file = io::MappedFile::open(path);

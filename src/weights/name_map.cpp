@@ -1,3 +1,4 @@
+#include "cook/core/problems.h"
 #include "cook/weights/name_map.h"
 
 #include <torch/torch.h>
@@ -14,26 +15,6 @@ size_t slot(Layout l) { return static_cast<size_t>(l); }
 
 std::string shape_str(c10::IntArrayRef s) { return io::shape_string(s.vec()); }
 
-// Problems found while converting, reported together.
-class Problems {
- public:
-  void add(std::string line) {
-    if (lines_.size() < kShown) lines_.push_back(std::move(line));
-    ++count_;
-  }
-  void throw_if_any(const std::string& where, const std::string& what) const {
-    if (count_ == 0) return;
-    std::string msg = what + " (" + std::to_string(count_) + (count_ == 1 ? " problem" : " problems") + "):";
-    for (const auto& l : lines_) msg += "\n  " + l;
-    if (count_ > lines_.size()) msg += "\n  ... and " + std::to_string(count_ - lines_.size()) + " more";
-    throw Error(where, msg);
-  }
-
- private:
-  static constexpr size_t kShown = 12;
-  std::vector<std::string> lines_;
-  size_t count_ = 0;
-};
 
 }  // namespace
 
