@@ -9,26 +9,16 @@
 #include <fstream>
 #include <string>
 
-#include "cook/text/token_shards.h"
+#include "../common/run_command.h"
 
 namespace fs = std::filesystem;
+using namespace cook;
 
 namespace {
 
-struct CliRun {
-  int status;
-  std::string output;
-};
-
-CliRun run(const std::string& args) {
+test::CommandResult run(const std::string& args) {
   const char* cli = std::getenv("COOK_CLI");
-  std::string cmd = std::string(cli ? cli : "cook") + " " + args + " 2>&1";
-  CliRun r{0, ""};
-  FILE* pipe = popen(cmd.c_str(), "r");
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe)) r.output.append(buf, n);
-  r.status = pclose(pipe);
-  return r;
+  return test::run_command(std::string(cli ? cli : "cook") + " " + args);
 }
 
 class CliTrain : public ::testing::Test {
@@ -42,7 +32,7 @@ class CliTrain : public ::testing::Test {
     std::string body;
     for (int i = 0; i < 300; ++i) body += "The state of the union is strong, and the people are free. ";
     for (const char* name : {"1900_a_x.txt", "1950_b_y.txt", "1995_c_z.txt"}) std::ofstream(dir_ / "text" / name) << body;
-    CliRun prep = run("data prepare --input " + (dir_ / "text").string() + " --output " + (dir_ / "tokens").string() +
+    test::CommandResult prep = run("data prepare --input " + (dir_ / "text").string() + " --output " + (dir_ / "tokens").string() +
                    " --split-rule sotu --quiet");
     ASSERT_EQ(prep.status, 0) << prep.output;
   }
@@ -57,7 +47,7 @@ std::string tiny_args() { return " --model tiny --batch-size 2 --seq-len 32 --no
 
 TEST_F(CliTrain, TrainsWritesMetricsAndResumes) {
   const std::string save = (dir_ / "run").string();
-  CliRun first = run("train" + tiny_args() + "--data " + data() + " --save-dir " + save + " --steps 4 --save-interval 2");
+  test::CommandResult first = run("train" + tiny_args() + "--data " + data() + " --save-dir " + save + " --steps 4 --save-interval 2");
   ASSERT_EQ(first.status, 0) << first.output;
   EXPECT_NE(first.output.find("trained to step 4"), std::string::npos) << first.output;
   EXPECT_NE(first.output.find("validation: loss"), std::string::npos);
@@ -68,10 +58,10 @@ TEST_F(CliTrain, TrainsWritesMetricsAndResumes) {
   int lines = 0;
   while (std::getline(metrics, line)) ++lines;
   EXPECT_EQ(lines, 5);  // 4 steps (log interval 1) + the final evaluation
-  CliRun resumed = run("train" + tiny_args() + "--data " + data() + " --save-dir " + save + " --steps 6 --resume latest");
+  test::CommandResult resumed = run("train" + tiny_args() + "--data " + data() + " --save-dir " + save + " --steps 6 --resume latest");
   ASSERT_EQ(resumed.status, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("trained to step 6"), std::string::npos) << resumed.output;
-  CliRun eval = run("eval --load " + save + "/checkpoints/step-00000006/model.safetensors --data " + data() +
+  test::CommandResult eval = run("eval --load " + save + "/checkpoints/step-00000006/model.safetensors --data " + data() +
                  " --seq-len 32 --json");
   ASSERT_EQ(eval.status, 0) << eval.output;
   EXPECT_NE(eval.output.find("\"perplexity\""), std::string::npos);
@@ -81,18 +71,18 @@ TEST_F(CliTrain, ConfigFileEqualsFlags) {
   const fs::path config = dir_ / "train.json";
   std::ofstream(config) << R"({"model": "tiny", "batch-size": 2, "seq-len": 32, "steps": 2, "no-progress": true,
                                "data": ")" << data() << R"(", "save-dir": ")" << (dir_ / "cfg").string() << "\"}";
-  CliRun r = run("train --config " + config.string() + " --steps 3");  // the command line wins
+  test::CommandResult r = run("train --config " + config.string() + " --steps 3");  // the command line wins
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("trained to step 3"), std::string::npos) << r.output;
 
   std::ofstream(dir_ / "bad-key.json") << R"({"model": "tiny", "stepz": 3})";
-  CliRun bad = run("train --config " + (dir_ / "bad-key.json").string());
+  test::CommandResult bad = run("train --config " + (dir_ / "bad-key.json").string());
   EXPECT_NE(bad.status, 0);
   EXPECT_NE(bad.output.find("bad-key.json: unknown key 'stepz'"), std::string::npos) << bad.output;
   EXPECT_NE(bad.output.find("allowed: "), std::string::npos);
 
   std::ofstream(dir_ / "bad-type.json") << R"({"use-kd": "yes"})";
-  CliRun type = run("train --config " + (dir_ / "bad-type.json").string());
+  test::CommandResult type = run("train --config " + (dir_ / "bad-type.json").string());
   EXPECT_NE(type.status, 0);
   EXPECT_NE(type.output.find("key 'use-kd': must be true or false"), std::string::npos) << type.output;
 }
@@ -114,7 +104,7 @@ TEST_F(CliTrain, ErrorsNameTheOptionOrFile) {
            {"eval --load /nonexistent.safetensors" + d, "/nonexistent.safetensors"},
            {"train --model tiny --steps 1 --batch-size 1000" + d, "fewer than one batch of 1000"},
        }) {
-    CliRun r = run(c.args);
+    test::CommandResult r = run(c.args);
     EXPECT_NE(r.status, 0) << c.args;
     EXPECT_NE(r.output.find(c.expected), std::string::npos) << c.args << "\n" << r.output;
   }
@@ -122,7 +112,7 @@ TEST_F(CliTrain, ErrorsNameTheOptionOrFile) {
 
 TEST_F(CliTrain, EveryCommandHasHelp) {
   for (const char* cmd : {"", "train", "eval", "data", "data prepare", "data info", "forward", "tokenize", "detokenize"}) {
-    CliRun r = run(std::string(cmd) + " --help");
+    test::CommandResult r = run(std::string(cmd) + " --help");
     EXPECT_EQ(r.status, 0) << cmd;
     EXPECT_NE(r.output.find("Usage:"), std::string::npos) << cmd << "\n" << r.output;
   }

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../common/run_command.h"
 #include "cook/model/config.h"
 #include "model_test_util.h"
 
@@ -19,24 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct RunResult {
-  int status = -1;
-  std::string output;  // stdout and stderr
-};
-
-RunResult run(const std::string& command) {
-  RunResult r;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
-  const int raw = pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
-}
-
-std::string quote(const std::string& s) { return "'" + s + "'"; }
 
 void expect_same_tensors(const weights::TensorMap& a, const weights::TensorMap& b, const std::string& what) {
   ASSERT_EQ(a.size(), b.size()) << what;
@@ -60,8 +43,8 @@ class CliConvert : public ::testing::Test {
   void TearDown() override {
     if (!dir_.empty()) fs::remove_all(dir_);
   }
-  RunResult convert(const std::string& load, const std::string& to, const std::string& output) const {
-    return run(quote(cli_) + " convert --load " + quote(load) + " --to " + to + " --output " + quote(output));
+  cook::test::CommandResult convert(const std::string& load, const std::string& to, const std::string& output) const {
+    return cook::test::run_command(cook::test::shell_quote(cli_) + " convert --load " + cook::test::shell_quote(load) + " --to " + to + " --output " + cook::test::shell_quote(output));
   }
   std::string cli_;
   fs::path dir_;
@@ -71,7 +54,7 @@ TEST_F(CliConvert, HfToCookToHfKeepsEveryTensor) {
   const std::string hf = test::fixture_dir("gptj-tiny-gelu");
   const std::string cook_file = (dir_ / "tiny.safetensors").string();
   const std::string hf_again = (dir_ / "hf").string();
-  RunResult r = convert(hf, "cook", cook_file);
+  cook::test::CommandResult r = convert(hf, "cook", cook_file);
   ASSERT_EQ(r.status, 0) << r.output;
   r = convert(cook_file, "hf", hf_again);
   ASSERT_EQ(r.status, 0) << r.output;
@@ -90,7 +73,7 @@ TEST_F(CliConvert, HfToCookToHfKeepsEveryTensor) {
 TEST_F(CliConvert, HfToBmcookKeepsEveryTensor) {
   const std::string hf = test::fixture_dir("gptj-tiny-gelu");
   const std::string bin = (dir_ / "tiny.bin").string();
-  const RunResult r = convert(hf, "bmcook", bin);
+  const cook::test::CommandResult r = convert(hf, "bmcook", bin);
   ASSERT_EQ(r.status, 0) << r.output;
   const weights::Checkpoint original = weights::read_checkpoint(hf);
   // The fixture's config is no preset, so the .bin is read with the config given outright.
@@ -101,11 +84,11 @@ TEST_F(CliConvert, HfToBmcookKeepsEveryTensor) {
 
 TEST_F(CliConvert, BadOptionsAreErrorsNamingThem) {
   const std::string hf = test::fixture_dir("gptj-tiny-gelu");
-  RunResult r = convert(hf, "onnx", (dir_ / "x").string());
+  cook::test::CommandResult r = convert(hf, "onnx", (dir_ / "x").string());
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("--to"), std::string::npos) << r.output;
-  r = run(quote(cli_) + " convert --load " + quote(hf) + " --model tiny --to cook --output " +
-          quote((dir_ / "y.safetensors").string()));
+  r = cook::test::run_command(cook::test::shell_quote(cli_) + " convert --load " + cook::test::shell_quote(hf) + " --model tiny --to cook --output " +
+          cook::test::shell_quote((dir_ / "y.safetensors").string()));
   EXPECT_NE(r.status, 0) << r.output;  // the fixture's config is not the tiny preset
   EXPECT_FALSE(fs::exists(dir_ / "y.safetensors"));
 }

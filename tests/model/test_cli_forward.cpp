@@ -10,6 +10,7 @@
 #include <string>
 #include <sys/wait.h>
 
+#include "../common/run_command.h"
 #include "model_test_util.h"
 
 namespace cook::model {
@@ -22,24 +23,6 @@ std::string cli_path() {
   return std::string(COOK_BINARY_DIR) + "/cook";
 }
 
-struct RunResult {
-  int status = -1;
-  std::string output;  // stdout and stderr
-};
-
-RunResult run(const std::string& command) {
-  RunResult r;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
-  const int raw = pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
-}
-
-std::string quote(const std::string& s) { return "'" + s + "'"; }
 
 class CliForward : public ::testing::Test {
  protected:
@@ -67,8 +50,8 @@ TEST_F(CliForward, MatchesTransformersOnTheGeluFixture) {
   const std::string out = (dir_ / "out.safetensors").string();
   weights::save_safetensors(ids, weights::TensorMap{{"input_ids", ref.at("input_ids")},
                                                     {"attention_mask", ref.at("attention_mask")}});
-  const RunResult r = run(quote(cli_) + " forward --load " + quote(test::fixture_dir(name)) + " --input " + quote(ids) +
-                          " --output " + quote(out) + " --hidden");
+  const cook::test::CommandResult r = cook::test::run_command(cook::test::shell_quote(cli_) + " forward --load " + cook::test::shell_quote(test::fixture_dir(name)) + " --input " + cook::test::shell_quote(ids) +
+                          " --output " + cook::test::shell_quote(out) + " --hidden");
   ASSERT_EQ(r.status, 0) << r.output;
 
   const auto got = weights::load_safetensors(out).tensors;
@@ -87,8 +70,8 @@ TEST_F(CliForward, MatchesTransformersOnTheGeluFixture) {
 
   // Without --hidden only the logits; without attention_mask the unpadded row 0 is the same.
   weights::save_safetensors(ids, weights::TensorMap{{"input_ids", ref.at("input_ids")}});
-  const RunResult plain = run(quote(cli_) + " forward --load " + quote(test::fixture_dir(name)) + " --input " +
-                              quote(ids) + " --output " + quote(out));
+  const cook::test::CommandResult plain = cook::test::run_command(cook::test::shell_quote(cli_) + " forward --load " + cook::test::shell_quote(test::fixture_dir(name)) + " --input " +
+                              cook::test::shell_quote(ids) + " --output " + cook::test::shell_quote(out));
   ASSERT_EQ(plain.status, 0) << plain.output;
   const auto only = weights::load_safetensors(out).tensors;
   EXPECT_EQ(only.size(), 1u);
@@ -100,11 +83,11 @@ TEST_F(CliForward, BadInputsNameTheFileAndTensor) {
   const std::string ids = (dir_ / "bad.safetensors").string();
   const std::string out = (dir_ / "out.safetensors").string();
   auto forward = [&] {
-    return run(quote(cli_) + " forward --load " + quote(model) + " --input " + quote(ids) + " --output " + quote(out));
+    return cook::test::run_command(cook::test::shell_quote(cli_) + " forward --load " + cook::test::shell_quote(model) + " --input " + cook::test::shell_quote(ids) + " --output " + cook::test::shell_quote(out));
   };
 
   weights::save_safetensors(ids, weights::TensorMap{{"tokens", torch::zeros({1, 3}, torch::kInt64)}});
-  RunResult r = forward();
+  cook::test::CommandResult r = forward();
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find(ids), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("input_ids"), std::string::npos) << r.output;
@@ -129,11 +112,11 @@ TEST_F(CliForward, BadInputsNameTheFileAndTensor) {
   EXPECT_FALSE(fs::exists(out));
 
   // A missing input file, and a missing --load.
-  r = run(quote(cli_) + " forward --load " + quote(model) + " --input " + quote((dir_ / "none.safetensors").string()) +
-          " --output " + quote(out));
+  r = cook::test::run_command(cook::test::shell_quote(cli_) + " forward --load " + cook::test::shell_quote(model) + " --input " + cook::test::shell_quote((dir_ / "none.safetensors").string()) +
+          " --output " + cook::test::shell_quote(out));
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("none.safetensors"), std::string::npos) << r.output;
-  r = run(quote(cli_) + " forward --input " + quote(ids) + " --output " + quote(out));
+  r = cook::test::run_command(cook::test::shell_quote(cli_) + " forward --input " + cook::test::shell_quote(ids) + " --output " + cook::test::shell_quote(out));
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("--load"), std::string::npos) << r.output;
 }

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../common/run_command.h"
 #include "cook/core/paths.h"
 #include "cook/infer/generate.h"
 #include "cook/model/gptj.h"
@@ -25,24 +26,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct RunResult {
-  int status = -1;
-  std::string output;  // stdout and stderr
-};
-
-RunResult run(const std::string& command) {
-  RunResult r;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
-  const int raw = pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
-}
-
-std::string quote(const std::string& s) { return "'" + s + "'"; }
 
 class CliGenerate : public ::testing::Test {
  protected:
@@ -63,7 +46,7 @@ class CliGenerate : public ::testing::Test {
   void TearDown() override {
     if (!dir_.empty()) fs::remove_all(dir_);
   }
-  std::string base() const { return quote(cli_) + " generate --load " + quote(ckpt_) + " --model tiny"; }
+  std::string base() const { return cook::test::shell_quote(cli_) + " generate --load " + cook::test::shell_quote(ckpt_) + " --model tiny"; }
 
   std::string cli_, ckpt_;
   fs::path dir_;
@@ -90,16 +73,16 @@ TEST_F(CliGenerate, PrintsWhatGenerateComputesInProcess) {
     const std::vector<int64_t> out = generate(*model_, std::vector<int64_t>(ids32.begin(), ids32.end()), o, gen);
     ASSERT_FALSE(out.empty());
     const std::string expected = tok.decode(std::vector<int32_t>(out.begin(), out.end())) + "\n";
-    const RunResult r =
-        run(base() + " --prompt " + quote(prompt) + " --max-new-tokens 12 --seed 17 " + mode);
+    const cook::test::CommandResult r =
+        cook::test::run_command(base() + " --prompt " + cook::test::shell_quote(prompt) + " --max-new-tokens 12 --seed 17 " + mode);
     ASSERT_EQ(r.status, 0) << r.output;
     EXPECT_EQ(r.output, expected) << mode;
   }
   // --prompt-file reads the same prompt.
   const std::string file = (dir_ / "prompt.txt").string();
   { std::ofstream(file) << prompt; }
-  const RunResult a = run(base() + " --prompt " + quote(prompt) + " --greedy --max-new-tokens 5");
-  const RunResult b = run(base() + " --prompt-file " + quote(file) + " --greedy --max-new-tokens 5");
+  const cook::test::CommandResult a = cook::test::run_command(base() + " --prompt " + cook::test::shell_quote(prompt) + " --greedy --max-new-tokens 5");
+  const cook::test::CommandResult b = cook::test::run_command(base() + " --prompt-file " + cook::test::shell_quote(file) + " --greedy --max-new-tokens 5");
   ASSERT_EQ(a.status, 0) << a.output;
   EXPECT_EQ(a.output, b.output);
 }
@@ -115,10 +98,10 @@ TEST_F(CliGenerate, BadOptionsAreErrorsNamingTheOption) {
       {"--prompt hi --top-p 1.5", "--top-p"},
       {"--prompt hi --top-k -1", "--top-k"},
       {"--prompt ''", "--prompt"},
-      {"--prompt " + quote(long_prompt), "--prompt"},
+      {"--prompt " + cook::test::shell_quote(long_prompt), "--prompt"},
   };
   for (const Case& c : cases) {
-    const RunResult r = run(base() + " " + c.args);
+    const cook::test::CommandResult r = cook::test::run_command(base() + " " + c.args);
     EXPECT_NE(r.status, 0) << c.args;
     EXPECT_NE(r.output.find(c.option), std::string::npos) << c.args << ": " << r.output;
   }
