@@ -40,6 +40,7 @@ struct TrainArgs {
   double weight_decay = 0.01;
   double clip = 1.0;
   bool no_progress = false;
+  bool activation_checkpointing = false;
   // Compression flags: parsed here, wired by their own passes.
   bool use_kd = false, kd_ce_logits = false, kd_mse_last_hidden = false, kd_mse_hidn = false, kd_mse_att = false,
        kd_mse_emb = false, use_pruning = false, save_hidden = false, moe = false, init_with_teacher = false;
@@ -98,6 +99,7 @@ void run_train(const CLI::App& cmd, const TrainArgs& a) {
   o.save_dir = a.save_dir;
   o.progress = !a.no_progress;
 
+  setup.model->set_activation_checkpointing(a.activation_checkpointing);
   train::Trainer trainer(setup.model, o, train_source, eval_source);
   if (a.eval_only) {
     print_eval("validation", trainer.evaluate());
@@ -142,6 +144,8 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--weight-decay", args->weight_decay, "AdamW decoupled weight decay")->capture_default_str();
   cmd->add_option("--clip-grad", args->clip, "Clip the global gradient norm to this (0: off)")->capture_default_str();
   cmd->add_flag("--no-progress", args->no_progress, "No progress bar");
+  cmd->add_flag("--activation-checkpointing", args->activation_checkpointing,
+                "Recompute each block's activations in backward instead of keeping them (less memory)");
   // BMCook's compression flags.
   cmd->add_flag("--use-kd", args->use_kd, "Use knowledge distillation");
   cmd->add_option("--kd-loss-scale", args->kd_loss_scale, "KD loss is multiplied by this");

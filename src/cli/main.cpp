@@ -9,8 +9,10 @@
 #include "cook/cli/commands.h"
 #include "cook/cli/config_file.h"
 #include "cook/core/error.h"
+#include "cook/core/heap.h"
 
 int main(int argc, char** argv) {
+  cook::keep_freed_buffers_in_heap();
   CLI::App app{"cook: compress GPT-J-family language models while they train, and run them fast"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show the help of every subcommand");

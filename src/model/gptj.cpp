@@ -6,6 +6,7 @@
 
 #include "cook/core/error.h"
 #include "cook/model/gptj.h"
+#include "cook/model/recompute.h"
 
 namespace cook::model {
 
@@ -102,7 +103,14 @@ ForwardOutput GptJImpl::forward(const ForwardInput& input) {
 
   torch::Tensor h = embed->forward(ids);
   if (req.embedding) out.embedding = h;
+  const bool recompute = recompute_blocks_ && is_training() && torch::GradMode::is_enabled() &&
+                         !req.attention_scores && !req.ffn_inputs;
   for (auto& block : blocks_) {
+    if (recompute && h.requires_grad()) {
+      h = forward_recomputed(*block, h, ctx);
+      if (req.hidden_states) out.hidden_states.push_back(h);
+      continue;
+    }
     BlockOutput b = block->forward(h, ctx);
     h = std::move(b.hidden);
     if (req.hidden_states) out.hidden_states.push_back(h);

@@ -61,6 +61,12 @@ class GptJImpl : public torch::nn::Module {
   // The blocks in order: holders that share the modules in block_list.
   std::vector<GptJBlock> blocks() const { return blocks_; }
 
+  // Activation checkpointing for training: each block's intermediates are recomputed in backward
+  // instead of kept (see recompute.h). Applies in training mode with gradients on, unless the
+  // forward asks for attention scores or FFN inputs (which then keep their activations).
+  void set_activation_checkpointing(bool on) { recompute_blocks_ = on; }
+  bool activation_checkpointing() const { return recompute_blocks_; }
+
   // normal(0, std) for every Linear's weight and the embedding, zeros for biases, ones/zeros for
   // the layer norms. Drawn on the CPU from `seed`, so the same on every device.
   void init_weights(double std, uint64_t seed);
@@ -78,6 +84,7 @@ class GptJImpl : public torch::nn::Module {
 
   ModelConfig config_;
   std::vector<GptJBlock> blocks_;
+  bool recompute_blocks_ = false;
 };
 
 TORCH_MODULE(GptJ);

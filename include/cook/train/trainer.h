@@ -59,6 +59,9 @@ class Trainer {
   TrainResult run();
   EvalResult evaluate();
 
+  // The step the next run() trains to (TrainerOptions::steps until changed).
+  void set_target_steps(int64_t steps) { options_.steps = steps; }
+
   int64_t step() const { return step_; }
   model::GptJ& model() { return model_; }
 
