@@ -41,6 +41,7 @@ struct TrainArgs {
   double clip = 1.0;
   bool no_progress = false;
   bool activation_checkpointing = false;
+  double time_limit_min = 0;
   // Compression flags: parsed here, wired by their own passes.
   bool use_kd = false, kd_ce_logits = false, kd_mse_last_hidden = false, kd_mse_hidn = false, kd_mse_att = false,
        kd_mse_emb = false, use_pruning = false, save_hidden = false, moe = false, init_with_teacher = false;
@@ -98,6 +99,8 @@ void run_train(const CLI::App& cmd, const TrainArgs& a) {
   o.keep_last = a.keep_last;
   o.save_dir = a.save_dir;
   o.progress = !a.no_progress;
+  if (a.time_limit_min < 0) throw Error("--time-limit", "must not be negative");
+  o.time_limit_s = a.time_limit_min * 60.0;
 
   setup.model->set_activation_checkpointing(a.activation_checkpointing);
   train::Trainer trainer(setup.model, o, train_source, eval_source);
@@ -112,6 +115,7 @@ void run_train(const CLI::App& cmd, const TrainArgs& a) {
   if (!result.last_checkpoint.empty()) std::cout << "; checkpoint " << result.last_checkpoint;
   std::cout << "\n";
   if (result.final_eval) print_eval("validation", *result.final_eval);
+  if (result.stopped_by_time_limit) std::cout << "stopped by --time-limit; resume with --resume latest\n";
   if (result.stopped_by_signal) std::cout << "stopped by a signal; resume with --resume latest\n";
 }
 
@@ -144,6 +148,8 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--weight-decay", args->weight_decay, "AdamW decoupled weight decay")->capture_default_str();
   cmd->add_option("--clip-grad", args->clip, "Clip the global gradient norm to this (0: off)")->capture_default_str();
   cmd->add_flag("--no-progress", args->no_progress, "No progress bar");
+  cmd->add_option("--time-limit", args->time_limit_min,
+                  "Minutes of training after which the run evaluates, saves and ends (0: none)");
   cmd->add_flag("--activation-checkpointing", args->activation_checkpointing,
                 "Recompute each block's activations in backward instead of keeping them (less memory)");
   // BMCook's compression flags.

@@ -211,7 +211,8 @@ TrainResult Trainer::run() {
   bar_options.mode = options_.progress ? Progress::Mode::automatic : Progress::Mode::off;
   Progress bar(bar_options);
   int64_t nonfinite_in_row = 0;
-  auto window_start = Clock::now();
+  const auto run_start = Clock::now();
+  auto window_start = run_start;
   int64_t window_tokens = 0;
   while (step_ < options_.steps) {
     const int64_t attempted = step_ + 1;
@@ -259,6 +260,12 @@ TrainResult Trainer::run() {
     }
     if (!last && options_.save_interval > 0 && step_ % options_.save_interval == 0)
       result.last_checkpoint = save_checkpoint();
+    if (options_.time_limit_s > 0 && step_ < options_.steps && seconds_since(run_start) >= options_.time_limit_s) {
+      result.stopped_by_time_limit = true;
+      bar.message("time limit of " + format_duration(options_.time_limit_s) + " reached at step " +
+                  std::to_string(step_) + ": evaluating, saving a checkpoint and stopping");
+      break;
+    }
     if (stop && stop->requested()) {
       result.stopped_by_signal = true;
       bar.message("signal " + std::to_string(stop->signal_number()) + " received: saving a checkpoint and stopping");

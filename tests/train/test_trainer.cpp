@@ -207,6 +207,21 @@ TEST(Trainer, SignalSavesACheckpointAndStops) {
   fs::remove_all(dir);
 }
 
+TEST(Trainer, TimeLimitEndsTheRunEvaluatedAndSaved) {
+  const std::string dir = test::temp_dir("time-limit");
+  auto o = quiet_options(50, dir);
+  o.time_limit_s = 1e-9;  // crossed by the first step
+  Trainer t(test::micro_model(), o, std::make_shared<test::PatternBatches>(2, 8, 1),
+            std::make_shared<test::PatternEval>());
+  auto result = t.run();
+  EXPECT_TRUE(result.stopped_by_time_limit);
+  EXPECT_FALSE(result.stopped_by_signal);
+  EXPECT_EQ(result.steps_done, 1);
+  EXPECT_TRUE(result.final_eval.has_value());
+  EXPECT_EQ(fs::path(result.last_checkpoint).filename(), "step-00000001");
+  fs::remove_all(dir);
+}
+
 TEST(CheckpointDir, KeepsTheLastKAndIgnoresUnfinishedFolders) {
   const std::string dir = test::temp_dir("keep");
   auto o = quiet_options(10, dir);

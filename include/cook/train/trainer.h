@@ -35,12 +35,14 @@ struct TrainerOptions {
   int64_t max_nonfinite_in_row = 5;
   bool progress = true;           // progress bar on a terminal, plain lines otherwise
   bool stop_on_signal = true;     // SIGINT/SIGTERM save a checkpoint and end the run cleanly
+  double time_limit_s = 0;        // > 0: end after the step that crosses it (evaluated, checkpointed)
 };
 
 struct TrainResult {
   int64_t steps_done = 0;
   int64_t skipped_steps = 0;
   bool stopped_by_signal = false;
+  bool stopped_by_time_limit = false;
   std::optional<EvalResult> final_eval;
   std::string last_checkpoint;   // empty when none was written
 };
