@@ -15,6 +15,7 @@
 #include "cook/text/corpus.h"
 #include "cook/text/token_dataset.h"
 #include "cook/text/tokenizer.h"
+#include "cook/text/unigram.h"
 
 namespace fs = std::filesystem;
 
@@ -69,6 +70,7 @@ struct InfoArgs {
   bool verify = false;
   bool json = false;
   bool sources = false;
+  bool unigram = false;
 };
 
 void run_info(const InfoArgs& a) {
@@ -91,6 +93,14 @@ void run_info(const InfoArgs& a) {
                     with_commas(s.documents).c_str(), s.path.c_str());
       }
     }
+  }
+  if (a.unigram) {
+    const text::UnigramBaseline u =
+        text::unigram_baseline(text::TokenDataset::open(a.dir, text::kTrainSplit),
+                               text::TokenDataset::open(a.dir, text::kValidationSplit), m.tokenizer.vocab_size);
+    std::fprintf(a.json ? stderr : stdout,
+                 "  unigram     validation loss %.4f, perplexity %.1f over %s tokens (add-one unigram of the train split)\n",
+                 u.loss, u.perplexity, with_commas(u.tokens).c_str());
   }
   if (a.verify) {
     size_t shards = 0;
@@ -142,6 +152,8 @@ void add_data_command(CLI::App& app) {
   info->add_flag("--verify", info_args->verify, "Also check every shard's size, SHA-256 and ids");
   info->add_flag("--json", info_args->json, "Print the manifest as JSON");
   info->add_flag("--sources", info_args->sources, "List every source file");
+  info->add_flag("--unigram", info_args->unigram,
+                 "Also print the validation perplexity of a unigram model fitted on the train split (the baseline)");
   info->callback([info_args] { run_info(*info_args); });
 }
 
