@@ -6,6 +6,7 @@
 
 #include "cook/cli/commands.h"
 #include "cook/cli/model_setup.h"
+#include "cook/cli/train_distill.h"
 #include "cook/core/error.h"
 #include "cook/text/token_dataset.h"
 #include "cook/train/checkpoint_dir.h"
@@ -43,17 +44,14 @@ struct TrainArgs {
   bool activation_checkpointing = false;
   double time_limit_min = 0;
   // Compression flags: parsed here, wired by their own passes.
-  bool use_kd = false, kd_ce_logits = false, kd_mse_last_hidden = false, kd_mse_hidn = false, kd_mse_att = false,
-       kd_mse_emb = false, use_pruning = false, save_hidden = false, moe = false, init_with_teacher = false;
-  double kd_loss_scale = 1.0, kd_temp = 1.0;
-  std::string load_teacher, pruning_mask_path, moe_ckpt;
+  DistillArgs distill;
+  bool use_pruning = false, save_hidden = false, moe = false;
+  std::string pruning_mask_path, moe_ckpt;
   int64_t num_expert = 512, topk = 102;
 };
 
 void reject_unavailable(const CLI::App& cmd) {
-  for (const char* flag : {"--use-kd", "--kd-loss-scale", "--kd-temp", "--kd-ce-logits", "--kd-mse-last-hidden",
-                           "--kd-mse-hidn", "--kd-mse-att", "--kd-mse-emb", "--load-teacher", "--init-with-teacher",
-                           "--use-pruning", "--pruning-mask-path", "--save-hidden", "--moe", "--moe-ckpt",
+  for (const char* flag : {"--use-pruning", "--pruning-mask-path", "--save-hidden", "--moe", "--moe-ckpt",
                            "--num-expert", "--topk"}) {
     if (cmd.get_option(flag)->count() > 0)
       throw Error(flag, "is not available yet in this version of Cook (its compression pass has not landed)");
@@ -104,6 +102,7 @@ void run_train(const CLI::App& cmd, const TrainArgs& a) {
 
   setup.model->set_activation_checkpointing(a.activation_checkpointing);
   train::Trainer trainer(setup.model, o, train_source, eval_source);
+  setup_distillation(cmd, a.distill, trainer);
   if (a.eval_only) {
     print_eval("validation", trainer.evaluate());
     return;
@@ -153,16 +152,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--activation-checkpointing", args->activation_checkpointing,
                 "Recompute each block's activations in backward instead of keeping them (less memory)");
   // BMCook's compression flags.
-  cmd->add_flag("--use-kd", args->use_kd, "Use knowledge distillation");
-  cmd->add_option("--kd-loss-scale", args->kd_loss_scale, "KD loss is multiplied by this");
-  cmd->add_option("--kd-temp", args->kd_temp, "Temperature in KD");
-  cmd->add_flag("--kd-ce-logits", args->kd_ce_logits, "Soft cross-entropy on the teacher's logits");
-  cmd->add_flag("--kd-mse-last-hidden", args->kd_mse_last_hidden, "MSE on the last hidden states");
-  cmd->add_flag("--kd-mse-hidn", args->kd_mse_hidn, "MSE on every hidden state");
-  cmd->add_flag("--kd-mse-att", args->kd_mse_att, "MSE on the attention scores");
-  cmd->add_flag("--kd-mse-emb", args->kd_mse_emb, "MSE on the embeddings");
-  cmd->add_option("--load-teacher", args->load_teacher, "Teacher checkpoint");
-  cmd->add_flag("--init-with-teacher", args->init_with_teacher, "Initialize the student with the teacher");
+  add_distill_options(*cmd, args->distill);
   cmd->add_flag("--use-pruning", args->use_pruning, "Use 2:4 pruning");
   cmd->add_option("--pruning-mask-path", args->pruning_mask_path, "Pruning masks file");
   cmd->add_flag("--save-hidden", args->save_hidden, "Save FFN inputs for MoEfication");

@@ -15,6 +15,7 @@ void add_model_options(CLI::App& cmd, ModelArgs& a) {
     return names;
   }() + ")");
   cmd.add_option("--load", a.load, "Checkpoint to start from: HF folder, Cook .safetensors or BMCook .bin");
+  cmd.add_option("--n-layer", a.n_layer, "Blocks of the model built from --model (default: the preset's)");
   cmd.add_option("--init-std", a.init_std, "Std of the normal initialization")->capture_default_str();
   cmd.add_option("--seed", a.seed, "Seed of initialization and data order")->capture_default_str();
   cmd.add_option("--device", a.device, "cpu, cuda or cuda:N")->capture_default_str();
@@ -44,6 +45,7 @@ ModelSetup build_model(const ModelArgs& a) {
   const torch::Device device = parse_device(a.device, "--device");
   const torch::Dtype dtype = parse_dtype(a.dtype, "--dtype");
   if (!a.load.empty()) {
+    if (a.n_layer != 0) throw Error("--n-layer", "shapes a model built from --model; a checkpoint (--load) has its own");
     std::optional<std::string> preset;
     if (!a.model.empty()) preset = a.model;
     weights::Checkpoint ckpt = weights::read_checkpoint(a.load, preset);
@@ -57,6 +59,10 @@ ModelSetup build_model(const ModelArgs& a) {
       config = model::preset(a.model);
     } catch (const std::exception& e) {
       rethrow_with_context("--model", e);
+    }
+    if (a.n_layer != 0) {
+      config.n_layer = a.n_layer;
+      config.validate("--n-layer");
     }
     setup.model = model::GptJ(config);
     setup.model->init_weights(a.init_std, a.seed);

@@ -95,7 +95,7 @@ TEST_F(CliTrain, ErrorsNameTheOptionOrFile) {
   for (const Case& c : std::vector<Case>{
            {"train --model smal --steps 1" + d, "--model: "},
            {"train --model tiny --steps 1 --seq-len 4096" + d, "--seq-len: 4096 is longer"},
-           {"train --model tiny --steps 1 --use-kd" + d, "--use-kd: is not available yet"},
+           {"train --model tiny --steps 1 --use-kd" + d, "--use-kd: needs --load-teacher"},
            {"train --model tiny --steps 1 --schedule linear" + d, "--schedule: unknown schedule 'linear'"},
            {"train --model tiny --steps 1 --dtype fp8" + d, "--dtype: 'fp8' is not a dtype"},
            {"train --model tiny --steps 1 --data /nonexistent/tokens", "/nonexistent/tokens"},

@@ -20,6 +20,7 @@ namespace cook::cli {
 struct ModelArgs {
   std::string model;          // preset name; with --load it must agree with the checkpoint
   std::string load;           // any checkpoint Cook reads (HF folder, Cook checkpoint, BMCook .bin)
+  int64_t n_layer = 0;        // > 0: the preset with this many blocks (e.g. a shallower student)
   double init_std = 0.02;     // BMCook's --init-std
   uint64_t seed = 1;
   std::string device = "cpu";
