@@ -35,29 +35,25 @@ void quantize_row_scalar(const float* x, int64_t n, int8_t* q, float* scale) {
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
+// 16 values: x / d (a true division, as the simulation does), round half to even, clamp ±127.
+__attribute__((target("avx512f"))) inline __m512i quantize16(__m512 v, __m512 d) {
+  const __m512 lo = _mm512_set1_ps(-kQmax), hi = _mm512_set1_ps(kQmax);
+  v = _mm512_roundscale_ps(_mm512_div_ps(v, d), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  return _mm512_cvtps_epi32(_mm512_min_ps(hi, _mm512_max_ps(lo, v)));
+}
+
 __attribute__((target("avx512f"))) void quantize_row_avx512(const float* x, int64_t n, int8_t* q, float* scale) {
   __m512 vmax = _mm512_setzero_ps();
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_loadu_ps(x + i)));
-  if (i < n) {
-    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
-    vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_maskz_loadu_ps(m, x + i)));
-  }
+  const __mmask16 tail = static_cast<__mmask16>((1u << (n - i)) - 1);
+  if (i < n) vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_maskz_loadu_ps(tail, x + i)));
   const float amax = _mm512_reduce_max_ps(vmax);
   const float s = amax / kQmax;
   *scale = s;
   const __m512 d = _mm512_set1_ps(s == 0.0f ? 1.0f : s);
-  const __m512 lo = _mm512_set1_ps(-kQmax), hi = _mm512_set1_ps(kQmax);
-  auto convert = [&](__m512 v) {
-    // x / s (a true division, as the simulation does), round half to even, clamp.
-    v = _mm512_roundscale_ps(_mm512_div_ps(v, d), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    return _mm512_cvtps_epi32(_mm512_min_ps(hi, _mm512_max_ps(lo, v)));
-  };
-  for (i = 0; i + 16 <= n; i += 16) _mm512_mask_cvtsepi32_storeu_epi8(q + i, 0xFFFF, convert(_mm512_loadu_ps(x + i)));
-  if (i < n) {
-    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
-    _mm512_mask_cvtsepi32_storeu_epi8(q + i, m, convert(_mm512_maskz_loadu_ps(m, x + i)));
-  }
+  for (i = 0; i + 16 <= n; i += 16) _mm512_mask_cvtsepi32_storeu_epi8(q + i, 0xFFFF, quantize16(_mm512_loadu_ps(x + i), d));
+  if (i < n) _mm512_mask_cvtsepi32_storeu_epi8(q + i, tail, quantize16(_mm512_maskz_loadu_ps(tail, x + i), d));
 }
 
 bool cpu_has_avx512() {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -170,11 +171,11 @@ TEST_F(QuantArtefact, ClearErrorsForBrokenArtefacts) {
       md[kQuantMetadataKey] = q.dump();
     });
   };
-  with_modules({"blocks.0.ln"});
+  with_modules(nlohmann::json::array({"blocks.0.ln"}));
   expect_error("'blocks.0.ln': is not a linear layer");
-  with_modules({"blocks.5.attn.q_proj"});
+  with_modules(nlohmann::json::array({"blocks.5.attn.q_proj"}));
   expect_error("'blocks.5.attn.q_proj': names no module of the model");
-  with_modules({"blocks.0.attn.q_proj"});  // the other modules' int8 tensors are left over
+  with_modules(nlohmann::json::array({"blocks.0.attn.q_proj"}));  // the other modules' int8 tensors are left over
   expect_error("belongs to a module that cook.quant.modules does not list");
   rewrite(good, bad, [](auto&, auto& md) { md[kQuantMetadataKey] = R"({"version": 1, "scheme": "w3"})"; });
   expect_error("cook.quant");

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <functional>
+
 #include <nlohmann/json.hpp>
 
 #include "cook/compress/quant/fake_quant.h"
