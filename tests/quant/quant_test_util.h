@@ -55,6 +55,7 @@ inline model::GptJ micro_model(uint64_t seed = 7) {
   m->init_weights(0.2, seed);
   // Non-zero biases, so that the tests see them.
   torch::NoGradGuard no_grad;
+  torch::manual_seed(seed);
   for (auto& p : m->named_parameters())
     if (p.key().find("bias") != std::string::npos) p.value().uniform_(-0.1, 0.1);
   return m;
