@@ -37,7 +37,18 @@ void run_export(const ExportArgs& a) {
   for (const auto& p : setup.model->parameters()) fp32_bytes += p.numel() * 4;
   if (quant) {
     const auto names = quant::export_quantized(a.out, *setup.model, *quant);
-    std::cout << "quantized " << names.size() << " linears (" << quant::scheme_name(quant->scheme) << ")\n";
+    // The quantized linears alone: fp32 weight bytes against integer values plus scales.
+    auto modules = setup.model->named_modules("", false);
+    int64_t before = 0, after = 0;
+    for (const auto& name : names) {
+      const torch::Tensor& w = modules[name]->named_parameters(false)["weight"];
+      const int64_t out = w.size(0), in = w.size(1);
+      before += out * in * 4;
+      after += quant->scheme == quant::Scheme::W4 ? out * in / 2 + out * (in / quant->group_size) * 4 : out * in + out * 4;
+    }
+    std::cout << "quantized " << names.size() << " linears (" << quant::scheme_name(quant->scheme) << "): " << before
+              << " bytes of fp32 weights -> " << after << " bytes (" << std::fixed << std::setprecision(3)
+              << double(after) / double(before) << ")\n";
   } else {
     weights::save_checkpoint(a.out, *setup.model, setup.model->config());
   }
