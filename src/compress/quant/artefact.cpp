@@ -121,7 +121,11 @@ bool is_quantized_artefact(const weights::Metadata& metadata) { return metadata.
 bool is_quantized_file(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec) || !ends_with(path, ".safetensors")) return false;
-  return is_quantized_artefact(io::SafetensorsReader::open(path).metadata());
+  try {
+    return is_quantized_artefact(io::SafetensorsReader::open(path).metadata());
+  } catch (const std::exception&) {
+    return false;  // not readable as safetensors: the checkpoint reader reports what is wrong
+  }
 }
 
 model::GptJ load_quantized(const std::string& path, const LoadOptions& load_options) {
