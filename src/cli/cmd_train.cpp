@@ -7,6 +7,7 @@
 #include "cook/cli/commands.h"
 #include "cook/cli/model_setup.h"
 #include "cook/cli/train_distill.h"
+#include "cook/cli/train_quant.h"
 #include "cook/core/error.h"
 #include "cook/text/token_dataset.h"
 #include "cook/train/checkpoint_dir.h"
@@ -19,6 +20,7 @@ namespace {
 
 struct TrainArgs {
   ModelArgs model;
+  QuantArgs quant;
   std::string save_dir;
   std::string data;
   double start_lr = 0.01;   // BMCook's default (Noam: the peak is start_lr/√warmup)
@@ -65,7 +67,10 @@ void print_eval(const std::string& what, const train::EvalResult& e) {
 void run_train(const CLI::App& cmd, const TrainArgs& a) {
   reject_unavailable(cmd);
   if (a.data.empty()) throw Error("--data", "is required: a folder written by 'cook data prepare'");
-  ModelSetup setup = build_model(a.model);
+  ModelArgs model_args = a.model;
+  const auto quant = resolve_quant(a.quant, model_args);
+  ModelSetup setup = build_model(model_args);
+  if (quant) attach_quant(*setup.model, *quant);
   auto train_split = std::make_shared<text::TokenDataset>(text::TokenDataset::open(a.data, text::kTrainSplit));
   auto valid_split = std::make_shared<text::TokenDataset>(text::TokenDataset::open(a.data, text::kValidationSplit));
   check_vocabulary(setup.model->config(), *train_split);
@@ -160,6 +165,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--moe-ckpt", args->moe_ckpt, "MoE router checkpoint");
   cmd->add_option("--num-expert", args->num_expert, "Number of experts");
   cmd->add_option("--topk", args->topk, "Experts used per token");
+  add_quant_options(*cmd, args->quant);
   cmd->callback([cmd, args] { run_train(*cmd, *args); });
 }
 

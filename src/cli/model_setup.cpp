@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cook/compress/quant/artefact.h"
 #include "cook/core/error.h"
 #include "cook/text/token_dataset.h"
 #include "cook/weights/checkpoint.h"
@@ -44,8 +45,13 @@ ModelSetup build_model(const ModelArgs& a) {
   ModelSetup setup;
   const torch::Device device = parse_device(a.device, "--device");
   const torch::Dtype dtype = parse_dtype(a.dtype, "--dtype");
-  if (!a.load.empty()) {
-    if (a.n_layer != 0) throw Error("--n-layer", "shapes a model built from --model; a checkpoint (--load) has its own");
+  if (!a.load.empty() && a.n_layer != 0)
+    throw Error("--n-layer", "shapes a model built from --model; a checkpoint (--load) has its own");
+  if (!a.load.empty() && quant::is_quantized_file(a.load)) {
+    // An int8 artefact (cook export --int8): int8 kernels on the CPU, simulated elsewhere.
+    setup.model = quant::load_quantized(a.load, {device.is_cpu()});
+    setup.source = a.load;
+  } else if (!a.load.empty()) {
     std::optional<std::string> preset;
     if (!a.model.empty()) preset = a.model;
     weights::Checkpoint ckpt = weights::read_checkpoint(a.load, preset);

@@ -15,5 +15,7 @@ void add_train_command(CLI::App& app);      // train
 void add_eval_command(CLI::App& app);       // eval
 void add_generate_command(CLI::App& app);   // generate
 void add_convert_command(CLI::App& app);    // convert
+void add_export_command(CLI::App& app);     // export
+void add_compare_command(CLI::App& app);    // compare
 
 }  // namespace cook::cli

@@ -1,0 +1,47 @@
+// int8 inference of a linear layer on the CPU through oneDNN (VNNI where the CPU has it):
+//   x (M, K) float32 → per-token int8 (one pass per row: absmax, scale = absmax / 127, round half
+//   to even, clamp ±127) → s8 × s8 GEMM with int32 accumulation → y = acc · s_x[m] · s_w[n] + b[n].
+// The numerics are BMCook's W8A8, i.e. what FakeQuantTransform simulates, so a QAT model runs the
+// same function in int8. The oneDNN primitive and the weights in oneDNN's packed layout are made
+// once per layer and token count M (a small cache), never per call.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <torch/torch.h>
+
+#include "cook/model/linear.h"
+
+namespace cook::infer {
+
+// True when this build has oneDNN (COOK_HAVE_DNNL).
+bool int8_cpu_kernel_available();
+
+// Per-token quantization of x (M, K) contiguous float32 into q (M, K) int8 and scales (M); rows run
+// in parallel, each in one vectorized pass (AVX-512 when the CPU has it).
+void quantize_tokens(const float* x, int64_t rows, int64_t cols, int8_t* q, float* scales);
+
+class Int8LinearKernel : public nn::LinearKernel {
+ public:
+  // weight (N, K) int8 and its per-output-channel scales (N) or (N, 1) float32, as the exporter
+  // writes them; the layer's bias (if any) is added in float32. Throws cook::Error naming `where`
+  // on a shape or dtype that does not fit, or when the build has no oneDNN.
+  Int8LinearKernel(torch::Tensor weight, torch::Tensor scales, const std::string& where = "Int8LinearKernel");
+  ~Int8LinearKernel() override;
+
+  std::string name() const override { return "int8-onednn"; }
+  // x (..., K) float32 (bfloat16 is converted) on the CPU → (..., N) in x's dtype.
+  torch::Tensor forward(const nn::LinearImpl& layer, const torch::Tensor& x) const override;
+
+  const torch::Tensor& weight() const { return weight_; }
+  const torch::Tensor& scales() const { return scales_; }
+
+ private:
+  struct Cache;
+  torch::Tensor weight_;  // (N, K) int8, contiguous
+  torch::Tensor scales_;  // (N) float32
+  std::unique_ptr<Cache> cache_;
+};
+
+}  // namespace cook::infer
