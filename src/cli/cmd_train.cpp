@@ -6,6 +6,7 @@
 
 #include "cook/cli/commands.h"
 #include "cook/cli/model_setup.h"
+#include "cook/cli/moe_options.h"
 #include "cook/core/error.h"
 #include "cook/text/token_dataset.h"
 #include "cook/train/checkpoint_dir.h"
@@ -42,17 +43,16 @@ struct TrainArgs {
   bool no_progress = false;
   // Compression flags: parsed here, wired by their own passes.
   bool use_kd = false, kd_ce_logits = false, kd_mse_last_hidden = false, kd_mse_hidn = false, kd_mse_att = false,
-       kd_mse_emb = false, use_pruning = false, save_hidden = false, moe = false, init_with_teacher = false;
+       kd_mse_emb = false, use_pruning = false, init_with_teacher = false;
   double kd_loss_scale = 1.0, kd_temp = 1.0;
-  std::string load_teacher, pruning_mask_path, moe_ckpt;
-  int64_t num_expert = 512, topk = 102;
+  std::string load_teacher, pruning_mask_path;
+  TrainMoeArgs moe;
 };
 
 void reject_unavailable(const CLI::App& cmd) {
   for (const char* flag : {"--use-kd", "--kd-loss-scale", "--kd-temp", "--kd-ce-logits", "--kd-mse-last-hidden",
                            "--kd-mse-hidn", "--kd-mse-att", "--kd-mse-emb", "--load-teacher", "--init-with-teacher",
-                           "--use-pruning", "--pruning-mask-path", "--save-hidden", "--moe", "--moe-ckpt",
-                           "--num-expert", "--topk"}) {
+                           "--use-pruning", "--pruning-mask-path"}) {
     if (cmd.get_option(flag)->count() > 0)
       throw Error(flag, "is not available yet in this version of Cook (its compression pass has not landed)");
   }
@@ -66,6 +66,7 @@ void run_train(const CLI::App& cmd, const TrainArgs& a) {
   reject_unavailable(cmd);
   if (a.data.empty()) throw Error("--data", "is required: a folder written by 'cook data prepare'");
   ModelSetup setup = build_model(a.model);
+  apply_moe(setup.model, a.moe.moe);
   auto train_split = std::make_shared<text::TokenDataset>(text::TokenDataset::open(a.data, text::kTrainSplit));
   auto valid_split = std::make_shared<text::TokenDataset>(text::TokenDataset::open(a.data, text::kValidationSplit));
   check_vocabulary(setup.model->config(), *train_split);
@@ -101,6 +102,7 @@ void run_train(const CLI::App& cmd, const TrainArgs& a) {
   train::Trainer trainer(setup.model, o, train_source, eval_source);
   if (a.eval_only) {
     print_eval("validation", trainer.evaluate());
+    save_hidden_if_asked(setup.model, a.moe, a.data, a.save_dir, a.batch_size, a.seq_len, !a.no_progress);
     return;
   }
   if (!a.resume.empty()) trainer.resume(a.resume);
@@ -111,6 +113,7 @@ void run_train(const CLI::App& cmd, const TrainArgs& a) {
   std::cout << "\n";
   if (result.final_eval) print_eval("validation", *result.final_eval);
   if (result.stopped_by_signal) std::cout << "stopped by a signal; resume with --resume latest\n";
+  else save_hidden_if_asked(setup.model, a.moe, a.data, a.save_dir, a.batch_size, a.seq_len, !a.no_progress);
 }
 
 }  // namespace
@@ -155,11 +158,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--init-with-teacher", args->init_with_teacher, "Initialize the student with the teacher");
   cmd->add_flag("--use-pruning", args->use_pruning, "Use 2:4 pruning");
   cmd->add_option("--pruning-mask-path", args->pruning_mask_path, "Pruning masks file");
-  cmd->add_flag("--save-hidden", args->save_hidden, "Save FFN inputs for MoEfication");
-  cmd->add_flag("--moe", args->moe, "MoEfied FFNs");
-  cmd->add_option("--moe-ckpt", args->moe_ckpt, "MoE router checkpoint");
-  cmd->add_option("--num-expert", args->num_expert, "Number of experts");
-  cmd->add_option("--topk", args->topk, "Experts used per token");
+  add_train_moe_options(*cmd, args->moe);
   cmd->callback([cmd, args] { run_train(*cmd, *args); });
 }
 

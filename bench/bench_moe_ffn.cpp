@@ -1,0 +1,88 @@
+// The expert FFN against the dense FFN it came from, on the CPU, in inference mode: one FFN of a
+// GPT-J-like shape scaled to fit (d 2048, F 8192, 256 experts of 32 neurons: GPT-J's expert
+// size; weights 128 MB, far beyond the caches, as GPT-J's are), at batch 1 and 16 tokens, with
+// k/E = 10%, 20%, 30% (k = 26, 51, 77), routed by an MLP router (its cost included).
+//   build/bench/bench_moe_ffn [--benchmark_filter=batch1]
+#include <benchmark/benchmark.h>
+#include <torch/torch.h>
+
+#include "cook/compress/moe/expert_ffn.h"
+#include "cook/compress/moe/router.h"
+#include "cook/model/ffn.h"
+
+namespace {
+
+constexpr int64_t kDModel = 2048, kDff = 8192, kExperts = 256;
+
+struct Setup {
+  cook::model::DenseFeedForward dense{nullptr};
+  torch::Tensor experts;
+  torch::Tensor centroids;
+};
+
+Setup& setup() {
+  static Setup s = [] {
+    torch::manual_seed(0);
+    Setup s;
+    s.dense = cook::model::DenseFeedForward(kDModel, kDff, cook::model::Activation::Relu, false);
+    torch::NoGradGuard no_grad;
+    s.dense->fc_in->weight.normal_(0, 0.02);
+    s.dense->fc_out->weight.normal_(0, 0.02);
+    s.dense->eval();
+    // A random balanced split: the time does not depend on which neurons share an expert.
+    s.experts = torch::randperm(kDff, torch::kInt64).view({kExperts, kDff / kExperts}).sort(1).values.contiguous();
+    s.centroids = torch::randn({kExperts, kDModel});
+    return s;
+  }();
+  return s;
+}
+
+void report(benchmark::State& state, int64_t tokens) {
+  state.SetItemsProcessed(state.iterations() * tokens);
+  state.counters["threads"] = torch::get_num_threads();
+}
+
+void BM_DenseFfn(benchmark::State& state) {
+  Setup& s = setup();
+  const int64_t tokens = state.range(0);
+  const torch::Tensor x = torch::randn({tokens, kDModel});
+  torch::InferenceMode inference;
+  benchmark::DoNotOptimize(s.dense->forward(x));
+  for (auto _ : state) {
+    torch::Tensor y = s.dense->forward(x);
+    benchmark::DoNotOptimize(y.data_ptr());
+  }
+  report(state, tokens);
+  state.SetLabel("dense, " + std::to_string(tokens) + " tokens");
+}
+
+void BM_ExpertFfn(benchmark::State& state) {
+  Setup& s = setup();
+  const int64_t tokens = state.range(0), percent = state.range(1);
+  const int64_t k = (kExperts * percent + 50) / 100;
+  auto router = std::make_shared<cook::compress::moe::MlpRouterImpl>(s.centroids);
+  cook::compress::moe::ExpertFeedForward ffn(*s.dense, s.experts, router, k);
+  const torch::Tensor x = torch::randn({tokens, kDModel});
+  torch::InferenceMode inference;
+  benchmark::DoNotOptimize(ffn->forward(x));  // packs the experts once
+  for (auto _ : state) {
+    torch::Tensor y = ffn->forward(x);
+    benchmark::DoNotOptimize(y.data_ptr());
+  }
+  report(state, tokens);
+  state.counters["k"] = static_cast<double>(k);
+  state.SetLabel("experts, " + std::to_string(tokens) + " tokens, k/E " + std::to_string(percent) + "%");
+}
+
+BENCHMARK(BM_DenseFfn)->Name("batch1/dense")->Arg(1)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_ExpertFfn)
+    ->Name("batch1/experts")
+    ->Args({1, 10})->Args({1, 20})->Args({1, 30})
+    ->Unit(benchmark::kMicrosecond)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_DenseFfn)->Name("batch16/dense")->Arg(16)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_ExpertFfn)
+    ->Name("batch16/experts")
+    ->Args({16, 10})->Args({16, 20})->Args({16, 30})
+    ->Unit(benchmark::kMicrosecond)->UseRealTime()->MinTime(2.0);
+
+}  // namespace
