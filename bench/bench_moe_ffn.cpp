@@ -30,7 +30,8 @@ Setup& setup() {
     s.dense->fc_out->weight.normal_(0, 0.02);
     s.dense->eval();
     // A random balanced split: the time does not depend on which neurons share an expert.
-    s.experts = torch::randperm(kDff, torch::kInt64).view({kExperts, kDff / kExperts}).sort(1).values.contiguous();
+    s.experts = torch::randperm(kDff, torch::kInt64).view({kExperts, kDff / kExperts});
+    s.experts = std::get<0>(s.experts.sort(1)).contiguous();
     s.centroids = torch::randn({kExperts, kDModel});
     return s;
   }();

@@ -109,6 +109,7 @@ TEST(MoeFile, ClearErrors) {
   msg = error_of([&] { load_moe_file(dir + "/other.safetensors"); });
   EXPECT_NE(msg.find("not a Cook MoE file"), std::string::npos) << msg;
   // An expert count that does not divide d_ff.
+  tensors.emplace_back("layers.0.centroids", f.layers[0].centroids);
   weights::save_safetensors(dir + "/bad.safetensors", tensors,
                             {{"cook.moe.format_version", "1"}, {"cook.moe.num_expert", "8"},
                              {"cook.moe.d_model", "64"}, {"cook.moe.d_ff", "250"}});
@@ -176,7 +177,7 @@ TEST(HiddenDump, RecordsEveryFfnInputOfTheFirstTokens) {
   const auto out = m->forward(in);
   for (int64_t i = 0; i < 2; ++i) {
     const torch::Tensor want = out.ffn_inputs[i].reshape({30, 64}).narrow(0, 0, 25);
-    EXPECT_LT(test::max_abs_diff(d.layer(i), want), 1e-6);
+    EXPECT_LT(test::max_abs_diff(d.layer(i), want), 1e-5);  // batch 1 vs 3: float order
   }
   std::filesystem::remove(dir + "/layer-1.safetensors");
   EXPECT_NE(error_of([&] { d.layer(1); }).find("missing from the hidden dump"), std::string::npos);

@@ -99,7 +99,8 @@ torch::Tensor ExpertFeedForwardImpl::sparse(const torch::Tensor& x, const torch:
     }
     if (activation_ == model::Activation::Relu) hj.relu_();
     else hj.copy_(model::apply_activation(activation_, hj));
-    torch::mm_out(ys.narrow(0, start, c), hj, packed_.w_out[j]);
+    torch::Tensor yj = ys.narrow(0, start, c);
+    torch::mm_out(yj, hj, packed_.w_out[j]);
     start += c;
   }
   torch::Tensor y = n == 1 ? ys.sum(0, true) : torch::zeros({n, d}, x.options()).index_add_(0, pair_token, ys);
