@@ -87,3 +87,4 @@ BENCHMARK(BM_ExpertFfn)
     ->Unit(benchmark::kMicrosecond)->UseRealTime()->MinTime(2.0);
 
 }  // namespace
+BENCHMARK_MAIN();

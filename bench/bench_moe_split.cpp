@@ -41,3 +41,4 @@ BENCHMARK(BM_SplitGptJ)->Name("split/16384x4096/512")->Iterations(1)->Unit(bench
 BENCHMARK(BM_AssignmentGptJ)->Name("assignment/16384x512")->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
 
 }  // namespace
+BENCHMARK_MAIN();

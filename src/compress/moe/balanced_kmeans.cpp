@@ -136,7 +136,7 @@ Run one_run(const torch::Tensor& x, int64_t e, const BalancedKMeansOptions& o, u
     run.inertia = inertia_of(x, run.labels, run.centroids);
     ++run.iterations;
     if (on_iteration) on_iteration();
-    if (previous - run.inertia <= o.tolerance * std::abs(previous)) break;
+    if (std::isfinite(previous) && previous - run.inertia <= o.tolerance * previous) break;
     previous = run.inertia;
   }
   return run;
