@@ -59,6 +59,18 @@ TEST(BalancedAssignment, IsOptimalOnSmallProblems) {
   }
 }
 
+TEST(BalancedAssignment, WarmPricesFromAnotherProblemStillGiveTheOptimum) {
+  AuctionPrices prices;
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    at::Generator gen = at::detail::createCPUGenerator(seed);
+    const torch::Tensor a = torch::rand({8, 4}, gen, torch::TensorOptions().dtype(torch::kFloat64));
+    const torch::Tensor labels = balanced_assignment(a, 1e-7, &prices);
+    ASSERT_EQ(prices.seat_price.size(), 8u);
+    EXPECT_TRUE(torch::bincount(labels, {}, 4).eq(2).all().item<bool>());
+    EXPECT_NEAR(total(a, labels), brute_force_best(a, 2), 1e-6) << "seed " << seed;
+  }
+}
+
 TEST(BalancedAssignment, OverridesGreedyWhenBalanceForcesIt) {
   // Every point prefers cluster 0; only half may have it: those that lose least elsewhere move.
   const torch::Tensor a = torch::tensor({{1.0, 0.0}, {1.0, 0.9}, {1.0, 0.1}, {1.0, 0.8}}, torch::kFloat64);

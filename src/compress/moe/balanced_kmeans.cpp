@@ -72,6 +72,10 @@ void auction_phase(const double* a, int64_t n, int64_t e, int64_t cap, double ep
 }  // namespace
 
 torch::Tensor balanced_assignment(const torch::Tensor& benefit_in, double final_epsilon) {
+  return balanced_assignment(benefit_in, final_epsilon, nullptr);
+}
+
+torch::Tensor balanced_assignment(const torch::Tensor& benefit_in, double final_epsilon, AuctionPrices* warm) {
   if (!benefit_in.defined() || benefit_in.dim() != 2 || benefit_in.size(0) == 0 || benefit_in.size(1) == 0)
     throw Error("balanced_assignment", "expected a non-empty (points, clusters) benefit matrix");
   if (!benefit_in.is_floating_point()) throw Error("balanced_assignment", "the benefit matrix must be floating point");
@@ -87,18 +91,25 @@ torch::Tensor balanced_assignment(const torch::Tensor& benefit_in, double final_
   const double eps_final = range * final_epsilon;
 
   std::vector<Seats> seats(e);
-  for (auto& s : seats) {
-    s.price.assign(cap, 0.0);
-    s.owner.assign(cap, -1);
+  const bool warm_start = warm != nullptr && static_cast<int64_t>(warm->seat_price.size()) == n;
+  for (int64_t j = 0; j < e; ++j) {
+    seats[j].price.assign(cap, 0.0);
+    seats[j].owner.assign(cap, -1);
+    if (warm_start) std::copy_n(warm->seat_price.begin() + j * cap, cap, seats[j].price.begin());
   }
   std::vector<int64_t> label(n, -1);
   const double* a = benefit.data_ptr<double>();
   // ε-scaling: large steps settle prices coarsely, each phase refines them by a factor of 8.
-  double eps = range / 4.0;
+  // Warm prices are near the new equilibrium: start fine.
+  double eps = warm_start ? std::max(range / 512.0, eps_final) : range / 4.0;
   while (true) {
     auction_phase(a, n, e, cap, eps, seats, label);
     if (eps <= eps_final) break;
     eps = std::max(eps / 8.0, eps_final);
+  }
+  if (warm != nullptr) {
+    warm->seat_price.resize(n);
+    for (int64_t j = 0; j < e; ++j) std::copy_n(seats[j].price.begin(), cap, warm->seat_price.begin() + j * cap);
   }
   return torch::tensor(label, torch::kInt64);
 }
@@ -128,10 +139,11 @@ Run one_run(const torch::Tensor& x, int64_t e, const BalancedKMeansOptions& o, u
   Run run;
   run.centroids = x.index_select(0, pick);
   double previous = std::numeric_limits<double>::infinity();
+  AuctionPrices prices;  // carried from one iteration to the next
   for (int64_t it = 0; it < o.max_iterations; ++it) {
     // ‖x − c‖² = ‖x‖² − (2 x·c − ‖c‖²): maximizing the bracket minimizes the distance.
     const torch::Tensor benefit = torch::mm(x, run.centroids.t()).mul_(2.0).sub_(run.centroids.pow(2).sum(1).unsqueeze(0));
-    run.labels = balanced_assignment(benefit);
+    run.labels = balanced_assignment(benefit, 1e-7, &prices);
     run.centroids = cluster_means(x, run.labels, e, cap);
     run.inertia = inertia_of(x, run.labels, run.centroids);
     ++run.iterations;

@@ -9,6 +9,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -20,6 +21,14 @@ namespace cook::compress::moe {
 // benefit's range: the total is then within N·ε of the optimum. Returns labels (N) int64.
 // Throws cook::Error for a bad shape.
 torch::Tensor balanced_assignment(const torch::Tensor& benefit, double final_epsilon = 1e-7);
+
+// Seat prices carried from one assignment to the next: k-means moves its centroids a little per
+// iteration, so the last equilibrium prices are a good start (any start gives the exact result).
+struct AuctionPrices {
+  std::vector<double> seat_price;  // N: each cluster's N/E seats in turn; empty: a cold start
+};
+// The same, starting from `warm`'s prices (when it holds N) and leaving the final ones there.
+torch::Tensor balanced_assignment(const torch::Tensor& benefit, double final_epsilon, AuctionPrices* warm);
 
 struct BalancedKMeansOptions {
   int64_t clusters = 0;          // E; must divide the number of points
