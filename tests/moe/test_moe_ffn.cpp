@@ -39,6 +39,7 @@ TEST(ExpertFfn, AllExpertsEqualsTheDenseFfn) {
   auto dense = m->blocks()[0]->dense_ffn();
   const Split s = split_of(*dense, 8);
   ExpertFeedForward ffn(*dense, s.experts, std::make_shared<CentroidRouterImpl>(s.centroids), 8);
+  ffn->set_path(ExpertFeedForwardImpl::Path::Grouped);
   const torch::Tensor x = inputs(2 * 5, 64).view({2, 5, 64});
   torch::NoGradGuard no_grad;
   const torch::Tensor want = dense->forward(x);
@@ -54,6 +55,7 @@ TEST(ExpertFfn, SparseAndMaskedDensePathsAgree) {
   auto dense = m->blocks()[1]->dense_ffn();
   const Split s = split_of(*dense, 16);
   ExpertFeedForward ffn(*dense, s.experts, std::make_shared<MlpRouterImpl>(s.centroids), 3);
+  ffn->set_path(ExpertFeedForwardImpl::Path::Grouped);
   const torch::Tensor x = inputs(37, 64);
   torch::Tensor sparse;
   {
@@ -84,11 +86,29 @@ TEST(ExpertFfn, SkippedExpertsReallyContributeNothing) {
   EXPECT_LT(max_abs_diff(ffn->forward(x), want), 1e-5);
 }
 
+TEST(ExpertFfn, AutoPathMatchesBothForcedPaths) {
+  model::GptJ m = test::tiny_relu_model();
+  auto dense = m->blocks()[0]->dense_ffn();
+  const Split s = split_of(*dense, 16);
+  ExpertFeedForward ffn(*dense, s.experts, std::make_shared<CentroidRouterImpl>(s.centroids), 4);
+  torch::NoGradGuard no_grad;
+  for (int64_t n : {1, 4, 9}) {  // 1·4, 4·4 ≤ 16: grouped; 9·4 > 16: masked dense
+    const torch::Tensor x = inputs(n, 64);
+    const torch::Tensor automatic = ffn->forward(x);
+    ffn->set_path(ExpertFeedForwardImpl::Path::Grouped);
+    EXPECT_LT(max_abs_diff(ffn->forward(x), automatic), 1e-5);
+    ffn->set_path(ExpertFeedForwardImpl::Path::MaskedDense);
+    EXPECT_LT(max_abs_diff(ffn->forward(x), automatic), 1e-5);
+    ffn->set_path(ExpertFeedForwardImpl::Path::Auto);
+  }
+}
+
 TEST(ExpertFfn, RepacksWhenTheWeightsChange) {
   model::GptJ m = test::tiny_relu_model();
   auto dense = m->blocks()[0]->dense_ffn();
   const Split s = split_of(*dense, 4);
   ExpertFeedForward ffn(*dense, s.experts, std::make_shared<CentroidRouterImpl>(s.centroids), 4);
+  ffn->set_path(ExpertFeedForwardImpl::Path::Grouped);
   const torch::Tensor x = inputs(3, 64);
   torch::NoGradGuard no_grad;
   ffn->forward(x);

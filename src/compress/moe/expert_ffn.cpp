@@ -39,7 +39,9 @@ torch::Tensor ExpertFeedForwardImpl::forward(const torch::Tensor& x) {
   const torch::Tensor chosen = route(flat);
   const bool needs_grad = torch::GradMode::is_enabled() && (fc_in->weight.requires_grad() || x.requires_grad());
   const bool hooked = fc_in->kernel() || fc_out->kernel();  // a replaced product must stay in charge
-  torch::Tensor y = needs_grad || hooked ? masked_dense(flat, chosen) : sparse(flat, chosen);
+  bool grouped = path_ == Path::Grouped || (path_ == Path::Auto && flat.size(0) * top_k_ <= num_experts());
+  if (needs_grad || hooked) grouped = false;
+  torch::Tensor y = grouped ? sparse(flat, chosen) : masked_dense(flat, chosen);
   auto shape = x.sizes().vec();
   return y.view(shape);
 }

@@ -10,7 +10,10 @@
 //     only. This is where the time is saved; the packed copies cost the FFN's memory once more.
 //   - training (gradients on): the dense product with the neurons of unchosen experts zeroed —
 //     the same function, differentiable, no time saved.
-// With k = E it computes the dense FFN (up to float summation order).
+// In inference the grouped path is taken when the tokens' choices cover few experts (tokens × k ≤
+// E); otherwise nearly every expert runs anyway and the masked dense product is faster on a CPU
+// (measured: docs/moefication.md). set_path forces one. With k = E it computes the dense FFN (up
+// to float summation order).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -38,6 +41,9 @@ class ExpertFeedForwardImpl : public model::FeedForwardImpl {
   int64_t num_experts() const { return experts_.size(0); }
   int64_t top_k() const { return top_k_; }
   void set_top_k(int64_t k);
+  // Which computation inference uses: Auto (see above), Grouped (always skip), MaskedDense.
+  enum class Path { Auto, Grouped, MaskedDense };
+  void set_path(Path p) { path_ = p; }
   const torch::Tensor& experts() const { return experts_; }
   const std::shared_ptr<RouterImpl>& router() const { return router_; }
 
@@ -53,6 +59,7 @@ class ExpertFeedForwardImpl : public model::FeedForwardImpl {
   torch::Tensor experts_;  // (E, m) int64 on the CPU
   std::shared_ptr<RouterImpl> router_;
   int64_t top_k_;
+  Path path_ = Path::Auto;
 
   // Expert-contiguous copies for inference, and what they were made from.
   struct Packed {
