@@ -59,7 +59,7 @@ TEST_F(MoeCli, SplitRouterAndMoefiedEval) {
   EXPECT_NE(router.output.find("mean: MLP router"), std::string::npos) << router.output;
 
   auto eval = [&](const std::string& extra) {
-    auto r = run("eval --load " + model() + " --data " + data() + " --batch-size 2 --seq-len 32 --json " + extra);
+    auto r = run("eval --load " + model() + " --data " + data() + " --batch-size 2 --seq-len 32 --max-batches 3 --json " + extra);
     EXPECT_EQ(r.status, 0) << r.output;
     return nlohmann::json::parse(r.output.substr(r.output.rfind('{')))["loss"].get<double>();
   };
