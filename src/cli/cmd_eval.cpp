@@ -5,6 +5,7 @@
 
 #include "cook/cli/commands.h"
 #include "cook/cli/model_setup.h"
+#include "cook/cli/moe_options.h"
 #include "cook/core/error.h"
 #include "cook/text/token_dataset.h"
 #include "cook/train/evaluate.h"
@@ -16,6 +17,7 @@ namespace {
 
 struct EvalArgs {
   ModelArgs model;
+  MoeArgs moe;
   std::string data;
   std::string split = text::kValidationSplit;
   int64_t batch_size = 8;
@@ -27,6 +29,7 @@ struct EvalArgs {
 void run_eval(const EvalArgs& a) {
   if (a.model.load.empty()) throw Error("--load", "is required: the checkpoint to evaluate");
   ModelSetup setup = build_model(a.model);
+  apply_moe(setup.model, a.moe);
   auto split = std::make_shared<text::TokenDataset>(text::TokenDataset::open(a.data, a.split));
   check_vocabulary(setup.model->config(), *split);
   if (a.seq_len > setup.model->config().n_positions)
@@ -51,6 +54,7 @@ void add_eval_command(CLI::App& app) {
   auto args = std::make_shared<EvalArgs>();
   CLI::App* cmd = app.add_subcommand("eval", "Perplexity of a checkpoint on a token-data split");
   add_model_options(*cmd, args->model);
+  add_moe_options(*cmd, args->moe);
   cmd->add_option("--config", "JSON file of options (keys are option names without dashes)");
   cmd->add_option("--data", args->data, "Token-data folder from 'cook data prepare'")->required();
   cmd->add_option("--split", args->split, "Split to evaluate")->capture_default_str();

@@ -13,6 +13,7 @@
 
 #include "cook/cli/commands.h"
 #include "cook/cli/model_setup.h"
+#include "cook/cli/moe_options.h"
 #include "cook/core/error.h"
 #include "cook/core/paths.h"
 #include "cook/infer/generate.h"
@@ -24,6 +25,7 @@ namespace {
 
 struct GenerateArgs {
   ModelArgs model;
+  MoeArgs moe;
   std::string tokenizer = default_tokenizer_dir();
   std::string prompt;
   std::string prompt_file;
@@ -61,6 +63,7 @@ void run_generate(const GenerateArgs& a) {
   const text::Tokenizer tokenizer = text::Tokenizer::from_dir(a.tokenizer);
 
   ModelSetup setup = build_model(a.model);
+  apply_moe(setup.model, a.moe);
   setup.model->eval();
   const model::ModelConfig& config = setup.model->config();
   if (tokenizer.vocab_size() > config.vocab_size)
@@ -85,6 +88,7 @@ void add_generate_command(CLI::App& app) {
   auto args = std::make_shared<GenerateArgs>();
   CLI::App* cmd = app.add_subcommand("generate", "Continue a prompt with a checkpoint (greedy or sampled)");
   add_model_options(*cmd, args->model);
+  add_moe_options(*cmd, args->moe);
   cmd->add_option("--config", "JSON file of options (keys are option names without dashes)");
   cmd->add_option("--tokenizer", args->tokenizer, "Tokenizer folder: encoder.json + vocab.bpe, or tokenizer.json")
       ->capture_default_str();

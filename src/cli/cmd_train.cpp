@@ -8,6 +8,7 @@
 #include "cook/cli/model_setup.h"
 #include "cook/cli/train_distill.h"
 #include "cook/cli/train_quant.h"
+#include "cook/cli/moe_options.h"
 #include "cook/core/error.h"
 #include "cook/text/token_dataset.h"
 #include "cook/train/checkpoint_dir.h"
@@ -47,14 +48,13 @@ struct TrainArgs {
   double time_limit_min = 0;
   // Compression flags: parsed here, wired by their own passes.
   DistillArgs distill;
-  bool use_pruning = false, save_hidden = false, moe = false;
-  std::string pruning_mask_path, moe_ckpt;
-  int64_t num_expert = 512, topk = 102;
+  bool use_pruning = false;
+  std::string pruning_mask_path;
+  TrainMoeArgs moe;
 };
 
 void reject_unavailable(const CLI::App& cmd) {
-  for (const char* flag : {"--use-pruning", "--pruning-mask-path", "--save-hidden", "--moe", "--moe-ckpt",
-                           "--num-expert", "--topk"}) {
+  for (const char* flag : {"--use-pruning", "--pruning-mask-path"}) {
     if (cmd.get_option(flag)->count() > 0)
       throw Error(flag, "is not available yet in this version of Cook (its compression pass has not landed)");
   }
@@ -71,6 +71,7 @@ void run_train(const CLI::App& cmd, const TrainArgs& a) {
   const auto quant = resolve_quant(a.quant, model_args);
   ModelSetup setup = build_model(model_args);
   if (quant) attach_quant(*setup.model, *quant);
+  apply_moe(setup.model, a.moe.moe);
   auto train_split = std::make_shared<text::TokenDataset>(text::TokenDataset::open(a.data, text::kTrainSplit));
   auto valid_split = std::make_shared<text::TokenDataset>(text::TokenDataset::open(a.data, text::kValidationSplit));
   check_vocabulary(setup.model->config(), *train_split);
@@ -110,6 +111,7 @@ void run_train(const CLI::App& cmd, const TrainArgs& a) {
   setup_distillation(cmd, a.distill, trainer);
   if (a.eval_only) {
     print_eval("validation", trainer.evaluate());
+    save_hidden_if_asked(setup.model, a.moe, a.data, a.save_dir, a.batch_size, a.seq_len, !a.no_progress);
     return;
   }
   if (!a.resume.empty()) trainer.resume(a.resume);
@@ -121,6 +123,7 @@ void run_train(const CLI::App& cmd, const TrainArgs& a) {
   if (result.final_eval) print_eval("validation", *result.final_eval);
   if (result.stopped_by_time_limit) std::cout << "stopped by --time-limit; resume with --resume latest\n";
   if (result.stopped_by_signal) std::cout << "stopped by a signal; resume with --resume latest\n";
+  else save_hidden_if_asked(setup.model, a.moe, a.data, a.save_dir, a.batch_size, a.seq_len, !a.no_progress);
 }
 
 }  // namespace
@@ -160,11 +163,7 @@ void add_train_command(CLI::App& app) {
   add_distill_options(*cmd, args->distill);
   cmd->add_flag("--use-pruning", args->use_pruning, "Use 2:4 pruning");
   cmd->add_option("--pruning-mask-path", args->pruning_mask_path, "Pruning masks file");
-  cmd->add_flag("--save-hidden", args->save_hidden, "Save FFN inputs for MoEfication");
-  cmd->add_flag("--moe", args->moe, "MoEfied FFNs");
-  cmd->add_option("--moe-ckpt", args->moe_ckpt, "MoE router checkpoint");
-  cmd->add_option("--num-expert", args->num_expert, "Number of experts");
-  cmd->add_option("--topk", args->topk, "Experts used per token");
+  add_train_moe_options(*cmd, args->moe);
   add_quant_options(*cmd, args->quant);
   cmd->callback([cmd, args] { run_train(*cmd, *args); });
 }

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   cook::cli::add_convert_command(app);
   cook::cli::add_export_command(app);
   cook::cli::add_compare_command(app);
+  cook::cli::add_moe_command(app);
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
     if (argc > 1) {

@@ -17,5 +17,6 @@ void add_generate_command(CLI::App& app);   // generate
 void add_convert_command(CLI::App& app);    // convert
 void add_export_command(CLI::App& app);     // export
 void add_compare_command(CLI::App& app);    // compare
+void add_moe_command(CLI::App& app);        // moe dump | split | router
 
 }  // namespace cook::cli
