@@ -6,6 +6,7 @@
 
 #include "cook/cli/commands.h"
 #include "cook/cli/model_setup.h"
+#include "cook/cli/train_pruning.h"
 #include "cook/core/error.h"
 #include "cook/text/token_dataset.h"
 #include "cook/train/checkpoint_dir.h"
@@ -42,16 +43,17 @@ struct TrainArgs {
   bool no_progress = false;
   // Compression flags: parsed here, wired by their own passes.
   bool use_kd = false, kd_ce_logits = false, kd_mse_last_hidden = false, kd_mse_hidn = false, kd_mse_att = false,
-       kd_mse_emb = false, use_pruning = false, save_hidden = false, moe = false, init_with_teacher = false;
+       kd_mse_emb = false, save_hidden = false, moe = false, init_with_teacher = false;
   double kd_loss_scale = 1.0, kd_temp = 1.0;
-  std::string load_teacher, pruning_mask_path, moe_ckpt;
+  std::string load_teacher, moe_ckpt;
+  PruningTrainArgs pruning;
   int64_t num_expert = 512, topk = 102;
 };
 
 void reject_unavailable(const CLI::App& cmd) {
   for (const char* flag : {"--use-kd", "--kd-loss-scale", "--kd-temp", "--kd-ce-logits", "--kd-mse-last-hidden",
                            "--kd-mse-hidn", "--kd-mse-att", "--kd-mse-emb", "--load-teacher", "--init-with-teacher",
-                           "--use-pruning", "--pruning-mask-path", "--save-hidden", "--moe", "--moe-ckpt",
+                           "--save-hidden", "--moe", "--moe-ckpt",
                            "--num-expert", "--topk"}) {
     if (cmd.get_option(flag)->count() > 0)
       throw Error(flag, "is not available yet in this version of Cook (its compression pass has not landed)");
@@ -103,6 +105,7 @@ void run_train(const CLI::App& cmd, const TrainArgs& a) {
     print_eval("validation", trainer.evaluate());
     return;
   }
+  attach_pruning(trainer, a.pruning);
   if (!a.resume.empty()) trainer.resume(a.resume);
   else if (a.resuming_step > 0) trainer.resume(train::checkpoint_path(a.save_dir, a.resuming_step));
   auto result = trainer.run();
@@ -153,8 +156,9 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--kd-mse-emb", args->kd_mse_emb, "MSE on the embeddings");
   cmd->add_option("--load-teacher", args->load_teacher, "Teacher checkpoint");
   cmd->add_flag("--init-with-teacher", args->init_with_teacher, "Initialize the student with the teacher");
-  cmd->add_flag("--use-pruning", args->use_pruning, "Use 2:4 pruning");
-  cmd->add_option("--pruning-mask-path", args->pruning_mask_path, "Pruning masks file");
+  cmd->add_flag("--use-pruning", args->pruning.use_pruning, "Use 2:4 pruning");
+  cmd->add_option("--pruning-mask-path", args->pruning.mask_path, "Pruning masks file (loaded if it exists, else saved)");
+  add_pruning_train_options(*cmd, args->pruning);
   cmd->add_flag("--save-hidden", args->save_hidden, "Save FFN inputs for MoEfication");
   cmd->add_flag("--moe", args->moe, "MoEfied FFNs");
   cmd->add_option("--moe-ckpt", args->moe_ckpt, "MoE router checkpoint");

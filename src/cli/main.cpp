@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   cook::cli::add_eval_command(app);
   cook::cli::add_generate_command(app);
   cook::cli::add_convert_command(app);
+  cook::cli::add_prune_command(app);
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
     if (argc > 1) {

@@ -15,5 +15,6 @@ void add_train_command(CLI::App& app);      // train
 void add_eval_command(CLI::App& app);       // eval
 void add_generate_command(CLI::App& app);   // generate
 void add_convert_command(CLI::App& app);    // convert
+void add_prune_command(CLI::App& app);      // prune masks
 
 }  // namespace cook::cli
