@@ -60,21 +60,38 @@ torch::Tensor greedy_blocks(const torch::Tensor& blocks) {
   return keep.to(torch::kBool);
 }
 
-torch::Tensor make_patterns() {
-  std::vector<float> rows;
-  for (int v = 0; v <= 0xFFFF; ++v) {  // entry 0 is the most significant bit: lexicographic order
-    int row_sum[4] = {0, 0, 0, 0}, col_sum[4] = {0, 0, 0, 0};
-    for (int e = 0; e < 16; ++e) {
-      if ((v >> (15 - e)) & 1) {
-        ++row_sum[e / 4];
-        ++col_sum[e % 4];
-      }
+bool within_2d_limit(int v) {
+  int row_sum[4] = {0, 0, 0, 0}, col_sum[4] = {0, 0, 0, 0};
+  for (int e = 0; e < 16; ++e) {
+    if ((v >> (15 - e)) & 1) {
+      ++row_sum[e / 4];
+      ++col_sum[e % 4];
     }
-    bool valid = true;
-    for (int i = 0; i < 4; ++i) valid = valid && row_sum[i] == 2 && col_sum[i] == 2;
-    if (!valid) continue;
-    for (int e = 0; e < 16; ++e) rows.push_back(static_cast<float>((v >> (15 - e)) & 1));
   }
+  for (int i = 0; i < 4; ++i)
+    if (row_sum[i] > 2 || col_sum[i] > 2) return false;
+  return true;
+}
+
+// Every maximal pattern (no entry can be added without a third in a row or column): the 90 with
+// 8 entries first, then the 96 with 7, each group in lexicographic order (entry 0 the most
+// significant bit).
+torch::Tensor make_patterns() {
+  std::vector<int> full, seven;
+  for (int v = 0; v <= 0xFFFF; ++v) {
+    if (!within_2d_limit(v)) continue;
+    bool maximal = true;
+    for (int e = 0; e < 16 && maximal; ++e) {
+      const int bit = 1 << (15 - e);
+      if (!(v & bit) && within_2d_limit(v | bit)) maximal = false;
+    }
+    if (!maximal) continue;
+    (__builtin_popcount(v) == 8 ? full : seven).push_back(v);
+  }
+  std::vector<float> rows;
+  for (const auto* group : {&full, &seven})
+    for (int v : *group)
+      for (int e = 0; e < 16; ++e) rows.push_back(static_cast<float>((v >> (15 - e)) & 1));
   const int64_t count = static_cast<int64_t>(rows.size() / 16);
   return torch::from_blob(rows.data(), {count, 16}, torch::kFloat32).clone();
 }
