@@ -9,6 +9,7 @@
 #include "cook/cli/train_distill.h"
 #include "cook/cli/train_quant.h"
 #include "cook/cli/moe_options.h"
+#include "cook/cli/train_pruning.h"
 #include "cook/core/error.h"
 #include "cook/text/token_dataset.h"
 #include "cook/train/checkpoint_dir.h"
@@ -46,26 +47,17 @@ struct TrainArgs {
   bool no_progress = false;
   bool activation_checkpointing = false;
   double time_limit_min = 0;
-  // Compression flags: parsed here, wired by their own passes.
+  // Compression passes (each wired in its own train_<method>.cpp).
   DistillArgs distill;
-  bool use_pruning = false;
-  std::string pruning_mask_path;
+  PruningTrainArgs pruning;
   TrainMoeArgs moe;
 };
-
-void reject_unavailable(const CLI::App& cmd) {
-  for (const char* flag : {"--use-pruning", "--pruning-mask-path"}) {
-    if (cmd.get_option(flag)->count() > 0)
-      throw Error(flag, "is not available yet in this version of Cook (its compression pass has not landed)");
-  }
-}
 
 void print_eval(const std::string& what, const train::EvalResult& e) {
   std::cout << what << ": loss " << e.loss << ", perplexity " << e.perplexity << " over " << e.tokens << " tokens\n";
 }
 
 void run_train(const CLI::App& cmd, const TrainArgs& a) {
-  reject_unavailable(cmd);
   if (a.data.empty()) throw Error("--data", "is required: a folder written by 'cook data prepare'");
   ModelArgs model_args = a.model;
   const auto quant = resolve_quant(a.quant, model_args);
@@ -114,6 +106,7 @@ void run_train(const CLI::App& cmd, const TrainArgs& a) {
     save_hidden_if_asked(setup.model, a.moe, a.data, a.save_dir, a.batch_size, a.seq_len, !a.no_progress);
     return;
   }
+  attach_pruning(trainer, a.pruning);
   if (!a.resume.empty()) trainer.resume(a.resume);
   else if (a.resuming_step > 0) trainer.resume(train::checkpoint_path(a.save_dir, a.resuming_step));
   auto result = trainer.run();
@@ -161,8 +154,9 @@ void add_train_command(CLI::App& app) {
                 "Recompute each block's activations in backward instead of keeping them (less memory)");
   // BMCook's compression flags.
   add_distill_options(*cmd, args->distill);
-  cmd->add_flag("--use-pruning", args->use_pruning, "Use 2:4 pruning");
-  cmd->add_option("--pruning-mask-path", args->pruning_mask_path, "Pruning masks file");
+  cmd->add_flag("--use-pruning", args->pruning.use_pruning, "Use 2:4 pruning");
+  cmd->add_option("--pruning-mask-path", args->pruning.mask_path, "Pruning masks file (loaded if it exists, else saved)");
+  add_pruning_train_options(*cmd, args->pruning);
   add_train_moe_options(*cmd, args->moe);
   add_quant_options(*cmd, args->quant);
   cmd->callback([cmd, args] { run_train(*cmd, *args); });

@@ -18,5 +18,6 @@ void add_convert_command(CLI::App& app);    // convert
 void add_export_command(CLI::App& app);     // export
 void add_compare_command(CLI::App& app);    // compare
 void add_moe_command(CLI::App& app);        // moe dump | split | router
+void add_prune_command(CLI::App& app);      // prune masks
 
 }  // namespace cook::cli
