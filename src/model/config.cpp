@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cook/core/error.h"
+#include "cook/core/json_fields.h"
 
 namespace cook::model {
 
@@ -186,31 +187,21 @@ json to_json(const ModelConfig& c) {
 }
 
 ModelConfig config_from_json(const json& j, const std::string& where) {
-  if (!j.is_object()) throw Error(where, std::string("model config must be a JSON object, got ") + j.type_name());
   ModelConfig c;
-  const std::map<std::string, std::function<void(const json&, const std::string&)>> fields = {
-      {"vocab_size", [&](const json& v, const std::string& k) { c.vocab_size = get_int(v, where, k); }},
-      {"n_positions", [&](const json& v, const std::string& k) { c.n_positions = get_int(v, where, k); }},
-      {"d_model", [&](const json& v, const std::string& k) { c.d_model = get_int(v, where, k); }},
-      {"n_layer", [&](const json& v, const std::string& k) { c.n_layer = get_int(v, where, k); }},
-      {"n_head", [&](const json& v, const std::string& k) { c.n_head = get_int(v, where, k); }},
-      {"rotary_dim", [&](const json& v, const std::string& k) { c.rotary_dim = get_int(v, where, k); }},
-      {"d_ff", [&](const json& v, const std::string& k) { c.d_ff = get_int(v, where, k); }},
-      {"activation",
-       [&](const json& v, const std::string& k) { c.activation = parse_activation(get_string(v, where, k), where, k); }},
-      {"fc_in_bias", [&](const json& v, const std::string& k) { c.fc_in_bias = get_bool(v, where, k); }},
-      {"layer_norm_eps", [&](const json& v, const std::string& k) { c.layer_norm_eps = get_number(v, where, k); }},
-      {"init_std", [&](const json& v, const std::string& k) { c.init_std = get_number(v, where, k); }},
-  };
-  for (const auto& [key, value] : j.items()) {
-    auto it = fields.find(key);
-    if (it == fields.end()) {
-      std::string known;
-      for (const auto& f : fields) known += (known.empty() ? "" : ", ") + f.first;
-      fail(where, key, "unknown key (known: " + known + ")");
-    }
-    it->second(value, key);
-  }
+  JsonFields f(j, where);
+  f.integer("vocab_size", c.vocab_size);
+  f.integer("n_positions", c.n_positions);
+  f.integer("d_model", c.d_model);
+  f.integer("n_layer", c.n_layer);
+  f.integer("n_head", c.n_head);
+  f.integer("rotary_dim", c.rotary_dim);
+  f.integer("d_ff", c.d_ff);
+  std::string activation;
+  if (f.string("activation", activation)) c.activation = parse_activation(activation, where, "activation");
+  f.boolean("fc_in_bias", c.fc_in_bias);
+  f.number("layer_norm_eps", c.layer_norm_eps);
+  f.number("init_std", c.init_std);
+  f.finish();
   c.validate(where);
   return c;
 }

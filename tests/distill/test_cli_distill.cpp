@@ -126,7 +126,7 @@ TEST_F(CliDistill, KdConfigSectionAndInitWithTeacher) {
     std::string args, expected;
   };
   for (const Case& c : std::vector<Case>{
-           {" --use-kd --kd-config " + (dir_ / "bad-key.json").string(), "bad-key.json: distillation: ce_tmp: unknown key"},
+           {" --use-kd --kd-config " + (dir_ / "bad-key.json").string(), "bad-key.json: distillation.ce_tmp: unknown key"},
            {" --use-kd --kd-config " + (dir_ / "bad-module.json").string(),
             "'encoder.output_layernorm' is not a student module (the student's hidden-state modules: embed, blocks.0 … blocks.1, ln_f)"},
            {" --use-kd --kd-config " + config.string() + " --kd-ce-logits", "--kd-ce-logits: give the terms by flags or by --kd-config"},

@@ -55,19 +55,19 @@ TEST(DistillOptions, ReadsBMCookSection) {
 TEST(DistillOptions, StrictErrorsNameTheKey) {
   const std::string w = "cfg.json: distillation";
   std::string e = error_of([&] { distill_options_from_json(json::parse(R"({"ce_scal": 1})"), w); });
-  EXPECT_NE(e.find("cfg.json: distillation: ce_scal: unknown key (known: ce_scale, ce_temp"), std::string::npos) << e;
+  EXPECT_NE(e.find("cfg.json: distillation.ce_scal: unknown key (known: ce_scale, ce_temp"), std::string::npos) << e;
   e = error_of([&] { distill_options_from_json(json::parse(R"({"ce_scale": "1"})"), w); });
-  EXPECT_NE(e.find("ce_scale: expected a number, got string"), std::string::npos) << e;
+  EXPECT_NE(e.find("distillation.ce_scale: must be a number, got string"), std::string::npos) << e;
   e = error_of([&] { distill_options_from_json(json::parse(R"({"mse_hidn_proj": 1})"), w); });
-  EXPECT_NE(e.find("mse_hidn_proj: expected true or false"), std::string::npos) << e;
+  EXPECT_NE(e.find("distillation.mse_hidn_proj: must be true or false"), std::string::npos) << e;
   e = error_of([&] { distill_options_from_json(json::parse(R"({"mse_hidn_module": ["blocks.0", 3]})"), w); });
-  EXPECT_NE(e.find("mse_hidn_module[1]: expected a module name"), std::string::npos) << e;
+  EXPECT_NE(e.find("distillation.mse_hidn_module[1]: must be a string"), std::string::npos) << e;
   e = error_of([&] { distill_options_from_json(json::parse(R"({"mse_att_scale": -1})"), w); });
-  EXPECT_NE(e.find("mse_att_scale: must be a finite number >= 0"), std::string::npos) << e;
+  EXPECT_NE(e.find("distillation.mse_att_scale: must be a finite number >= 0"), std::string::npos) << e;
   e = error_of([&] { distill_options_from_json(json::parse(R"({"ce_temp": 0})"), w); });
-  EXPECT_NE(e.find("ce_temp: must be a finite number > 0"), std::string::npos) << e;
+  EXPECT_NE(e.find("distillation.ce_temp: must be a finite number > 0"), std::string::npos) << e;
   e = error_of([&] { distill_options_from_json(json::parse("[1]"), w); });
-  EXPECT_NE(e.find("expected a JSON object"), std::string::npos) << e;
+  EXPECT_NE(e.find("cfg.json: distillation: must be a JSON object"), std::string::npos) << e;
 
   const auto dir = std::filesystem::temp_directory_path() / ("cook-distill-opts-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
@@ -78,7 +78,7 @@ TEST(DistillOptions, StrictErrorsNameTheKey) {
   EXPECT_EQ(read_distill_options((dir / "ok.json").string()).ce_scale, 2.0);
   std::ofstream(dir / "bad.json") << R"({"distillation": {"ce_scale": 2, "foo": 1}})";
   e = error_of([&] { read_distill_options((dir / "bad.json").string()); });
-  EXPECT_NE(e.find("bad.json: distillation: foo: unknown key"), std::string::npos) << e;
+  EXPECT_NE(e.find("bad.json: distillation.foo: unknown key"), std::string::npos) << e;
   std::filesystem::remove_all(dir);
 }
 

@@ -134,7 +134,7 @@ TEST(MoeOptions, ReadsBmcookSectionStrictly) {
   };
   EXPECT_NE(msg(R"({"is_moefy": true, "topk": 2, "moe_path": "x", "num_experts": 8})").find("config.MoEfication.num_experts: unknown key"),
             std::string::npos);
-  EXPECT_NE(msg(R"({"is_moefy": "yes"})").find("config.MoEfication.is_moefy: expected true or false"), std::string::npos);
+  EXPECT_NE(msg(R"({"is_moefy": "yes"})").find("config.MoEfication.is_moefy: must be true or false"), std::string::npos);
   EXPECT_NE(msg(R"({"is_moefy": true, "topk": 2})").find("moe_path: is required"), std::string::npos);
   EXPECT_NE(msg(R"({"first_FFN_module": ["ffn.w_in"]})").find("first_FFN_module[0]: unknown module 'ffn.w_in'"),
             std::string::npos);

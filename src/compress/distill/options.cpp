@@ -2,13 +2,12 @@
 
 #include <cmath>
 #include <fstream>
-#include <functional>
-#include <map>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "cook/core/error.h"
+#include "cook/core/json_fields.h"
 
 namespace cook::compress::distill {
 
@@ -17,28 +16,7 @@ namespace {
 using nlohmann::json;
 
 [[noreturn]] void fail(const std::string& where, const std::string& key, const std::string& what) {
-  throw Error(where, key + ": " + what);
-}
-
-double get_number(const json& v, const std::string& where, const std::string& key) {
-  if (!v.is_number()) fail(where, key, std::string("expected a number, got ") + v.type_name());
-  return v.get<double>();
-}
-
-bool get_bool(const json& v, const std::string& where, const std::string& key) {
-  if (!v.is_boolean()) fail(where, key, std::string("expected true or false, got ") + v.type_name());
-  return v.get<bool>();
-}
-
-std::vector<std::string> get_names(const json& v, const std::string& where, const std::string& key) {
-  if (!v.is_array()) fail(where, key, std::string("expected a list of module names, got ") + v.type_name());
-  std::vector<std::string> names;
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (!v[i].is_string())
-      fail(where, key + "[" + std::to_string(i) + "]", std::string("expected a module name, got ") + v[i].type_name());
-    names.push_back(v[i].get<std::string>());
-  }
-  return names;
+  throw Error(where + "." + key, what);
 }
 
 void require_scale(const std::string& where, const char* key, double v) {
@@ -70,31 +48,19 @@ void DistillOptions::validate(const std::string& where) const {
 }
 
 DistillOptions distill_options_from_json(const json& section, const std::string& where) {
-  if (!section.is_object()) throw Error(where, std::string("expected a JSON object, got ") + section.type_name());
   DistillOptions o;
-  using Setter = std::function<void(const json&, const std::string&)>;
-  const std::map<std::string, Setter> fields = {
-      {"ce_scale", [&](const json& v, const std::string& k) { o.ce_scale = get_number(v, where, k); }},
-      {"ce_temp", [&](const json& v, const std::string& k) { o.ce_temp = get_number(v, where, k); }},
-      {"mse_hidn_scale", [&](const json& v, const std::string& k) { o.mse_hidn_scale = get_number(v, where, k); }},
-      {"mse_hidn_module", [&](const json& v, const std::string& k) { o.mse_hidn_module = get_names(v, where, k); }},
-      {"mse_hidn_proj", [&](const json& v, const std::string& k) { o.mse_hidn_proj = get_bool(v, where, k); }},
-      {"mse_att_scale", [&](const json& v, const std::string& k) { o.mse_att_scale = get_number(v, where, k); }},
-      {"mse_att_module", [&](const json& v, const std::string& k) { o.mse_att_module = get_names(v, where, k); }},
-      {"mse_emb_scale", [&](const json& v, const std::string& k) { o.mse_emb_scale = get_number(v, where, k); }},
-      {"mse_last_hidden_scale",
-       [&](const json& v, const std::string& k) { o.mse_last_hidden_scale = get_number(v, where, k); }},
-      {"mse_normalize", [&](const json& v, const std::string& k) { o.mse_normalize = get_bool(v, where, k); }},
-  };
-  for (const auto& [key, value] : section.items()) {
-    auto it = fields.find(key);
-    if (it == fields.end()) {
-      std::string known;
-      for (const auto& f : fields) known += (known.empty() ? "" : ", ") + f.first;
-      fail(where, key, "unknown key (known: " + known + ")");
-    }
-    it->second(value, key);
-  }
+  JsonFields f(section, where);
+  f.number("ce_scale", o.ce_scale);
+  f.number("ce_temp", o.ce_temp);
+  f.number("mse_hidn_scale", o.mse_hidn_scale);
+  f.strings("mse_hidn_module", o.mse_hidn_module);
+  f.boolean("mse_hidn_proj", o.mse_hidn_proj);
+  f.number("mse_att_scale", o.mse_att_scale);
+  f.strings("mse_att_module", o.mse_att_module);
+  f.number("mse_emb_scale", o.mse_emb_scale);
+  f.number("mse_last_hidden_scale", o.mse_last_hidden_scale);
+  f.boolean("mse_normalize", o.mse_normalize);
+  f.finish();
   o.validate(where);
   return o;
 }

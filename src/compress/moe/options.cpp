@@ -1,11 +1,10 @@
 #include "cook/compress/moe/options.h"
 
-#include <functional>
-#include <map>
 
 #include <nlohmann/json.hpp>
 
 #include "cook/core/error.h"
+#include "cook/core/json_fields.h"
 
 namespace cook::compress::moe {
 
@@ -43,44 +42,16 @@ const char* router_kind_name(RouterKind k) {
 }
 
 MoeOptions MoeOptions::from_json(const json& j, const std::string& where) {
-  if (!j.is_object()) throw Error(where, std::string("expected a JSON object, got ") + j.type_name());
   MoeOptions o;
-  auto get_int = [&](const json& v, const std::string& k) {
-    if (!v.is_number_integer()) fail(where, k, std::string("expected an integer, got ") + v.type_name());
-    return v.get<int64_t>();
-  };
-  auto get_string = [&](const json& v, const std::string& k) {
-    if (!v.is_string()) fail(where, k, std::string("expected a string, got ") + v.type_name());
-    return v.get<std::string>();
-  };
-  const std::map<std::string, std::function<void(const json&, const std::string&)>> fields = {
-      {"is_moefy",
-       [&](const json& v, const std::string& k) {
-         if (!v.is_boolean()) fail(where, k, std::string("expected true or false, got ") + v.type_name());
-         o.is_moefy = v.get<bool>();
-       }},
-      {"first_FFN_module",
-       [&](const json& v, const std::string& k) {
-         if (!v.is_array() || v.empty()) fail(where, k, "expected a non-empty list of module names");
-         o.first_ffn_module.clear();
-         for (size_t i = 0; i < v.size(); ++i)
-           o.first_ffn_module.push_back(get_string(v[i], k + "[" + std::to_string(i) + "]"));
-       }},
-      {"num_expert", [&](const json& v, const std::string& k) { o.num_expert = get_int(v, k); }},
-      {"topk", [&](const json& v, const std::string& k) { o.topk = get_int(v, k); }},
-      {"moe_path", [&](const json& v, const std::string& k) { o.moe_path = get_string(v, k); }},
-      {"router",
-       [&](const json& v, const std::string& k) { o.router = parse_router_kind(get_string(v, k), where + "." + k); }},
-  };
-  for (const auto& [key, value] : j.items()) {
-    auto it = fields.find(key);
-    if (it == fields.end()) {
-      std::string known;
-      for (const auto& f : fields) known += (known.empty() ? "" : ", ") + f.first;
-      fail(where, key, "unknown key (known: " + known + ")");
-    }
-    it->second(value, key);
-  }
+  JsonFields f(j, where);
+  f.boolean("is_moefy", o.is_moefy);
+  f.strings("first_FFN_module", o.first_ffn_module, /*non_empty=*/true);
+  f.integer("num_expert", o.num_expert);
+  f.integer("topk", o.topk);
+  f.string("moe_path", o.moe_path);
+  std::string router;
+  if (f.string("router", router)) o.router = parse_router_kind(router, f.path("router"));
+  f.finish();
   o.validate(where);
   return o;
 }

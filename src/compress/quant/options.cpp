@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cook/core/error.h"
+#include "cook/core/json_fields.h"
 
 namespace cook::quant {
 
@@ -41,36 +42,15 @@ void QuantOptions::validate(const std::string& where) const {
 }
 
 QuantOptions quant_options_from_json(const nlohmann::json& j, const std::string& where) {
-  if (!j.is_object()) throw Error(where, "must be a JSON object, not " + std::string(j.type_name()));
   QuantOptions o;
-  for (const auto& [key, value] : j.items()) {
-    const std::string path = where + "." + key;
-    auto need = [&](bool ok, const char* what) {
-      if (!ok) throw Error(path, std::string("must be ") + what + ", not " + value.type_name());
-    };
-    if (key == "is_quant") {
-      need(value.is_boolean(), "true or false");
-      o.is_quant = value.get<bool>();
-    } else if (key == "quantized_module") {
-      need(value.is_array(), "a list of module-name patterns");
-      for (size_t i = 0; i < value.size(); ++i) {
-        if (!value[i].is_string())
-          throw Error(path + "[" + std::to_string(i) + "]", std::string("must be a string, not ") + value[i].type_name());
-        o.quantized_module.push_back(value[i].get<std::string>());
-      }
-    } else if (key == "scheme") {
-      need(value.is_string(), "a string");
-      o.scheme = parse_scheme(value.get<std::string>(), path);
-    } else if (key == "group_size") {
-      need(value.is_number_integer(), "an integer");
-      o.group_size = value.get<int64_t>();
-    } else if (key == "backward") {
-      need(value.is_string(), "a string");
-      o.backward = parse_backward(value.get<std::string>(), path);
-    } else {
-      throw Error(path, "unknown key (allowed: is_quant, quantized_module, scheme, group_size, backward)");
-    }
-  }
+  JsonFields f(j, where);
+  f.boolean("is_quant", o.is_quant);
+  f.strings("quantized_module", o.quantized_module);
+  std::string name;
+  if (f.string("scheme", name)) o.scheme = parse_scheme(name, f.path("scheme"));
+  f.integer("group_size", o.group_size);
+  if (f.string("backward", name)) o.backward = parse_backward(name, f.path("backward"));
+  f.finish();
   o.validate(where);
   return o;
 }
