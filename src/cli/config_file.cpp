@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cook/core/error.h"
+#include "cook/core/json_fields.h"
 
 namespace cook::cli {
 
@@ -21,14 +22,7 @@ std::string allowed_keys(const CLI::App& command) {
 }
 
 std::vector<std::string> options_from_file(const CLI::App& command, const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(path, "cannot open the config file");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(path, std::string("not valid JSON: ") + e.what());
-  }
+  const nlohmann::json j = read_json_file(path, "the config file");
   if (!j.is_object()) throw Error(path, "the config must be a JSON object of option names to values");
   std::vector<std::string> out;
   for (const auto& [key, value] : j.items()) {

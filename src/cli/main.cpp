@@ -29,9 +29,11 @@ int main(int argc, char** argv) {
   cook::cli::add_compare_command(app);
   cook::cli::add_moe_command(app);
   cook::cli::add_prune_command(app);
+  cook::cli::add_compress_command(app);
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
-    if (argc > 1) {
+    // `cook compress --config` reads its own sectioned config (compress/plan/config.h).
+    if (argc > 1 && std::string(argv[1]) != "compress") {
       const std::string name = argv[1];
       for (CLI::App* command : app.get_subcommands([&](CLI::App* c) { return c->get_name() == name; }))
         args = cook::cli::expand_config_files(*command, args);

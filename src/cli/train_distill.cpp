@@ -39,7 +39,7 @@ DistillOptions options_from_flags(const CLI::App& cmd, const DistillArgs& a) {
       throw Error("--use-kd", "no distillation term chosen: add --kd-ce-logits, --kd-mse-last-hidden, --kd-mse-hidn, "
                               "--kd-mse-att or --kd-mse-emb (or --kd-config)");
   }
-  o.kd_loss_scale = a.kd_loss_scale;
+  if (a.kd_config.empty() || given(cmd, "--kd-loss-scale")) o.kd_loss_scale = a.kd_loss_scale;
   if (!(a.kd_loss_scale >= 0) || !std::isfinite(a.kd_loss_scale))
     throw Error("--kd-loss-scale", "must be a finite number >= 0");
   if (!(o.ce_temp > 0) || !std::isfinite(o.ce_temp)) throw Error("--kd-temp", "must be a finite number > 0");

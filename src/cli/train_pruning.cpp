@@ -8,6 +8,7 @@
 
 #include "cook/compress/prune/pruning_pass.h"
 #include "cook/core/error.h"
+#include "cook/core/json_fields.h"
 #include "cook/train/trainer.h"
 
 namespace cook::cli {
@@ -28,14 +29,7 @@ std::vector<std::string> split_list(const std::string& s) {
 }
 
 prune::PruningOptions options_from_config(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(path, "cannot open the pruning config");
-  nlohmann::json j;
-  try {
-    in >> j;
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(path, std::string("not valid JSON: ") + e.what());
-  }
+  const nlohmann::json j = read_json_file(path, "the pruning config");
   if (!j.is_object() || !j.contains("pruning")) throw Error(path, "has no \"pruning\" section");
   return prune::pruning_options_from_json(j.at("pruning"), path + ": pruning");
 }

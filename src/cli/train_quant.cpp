@@ -9,6 +9,7 @@
 
 #include "cook/compress/quant/qat.h"
 #include "cook/core/error.h"
+#include "cook/core/json_fields.h"
 
 namespace cook::cli {
 
@@ -28,20 +29,13 @@ void add_quant_options(CLI::App& cmd, QuantArgs& a) {
 }
 
 quant::QuantOptions read_bmcook_quant_config(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(path, "cannot open the config file");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(path, std::string("not valid JSON: ") + e.what());
-  }
+  const nlohmann::json j = read_json_file(path, "the config file");
   if (!j.is_object()) throw Error(path, "must be a JSON object (BMCook's config)");
   for (const auto& [key, value] : j.items())
     if (key != "quantization" && key != "distillation" && key != "pruning" && key != "MoEfication")
       throw Error(path + ": " + key, "unknown section (BMCook's are distillation, pruning, quantization, MoEfication)");
   if (!j.contains("quantization")) throw Error(path + ": quantization", "is missing");
-  return quant::quant_options_from_json(j["quantization"], path + ": quantization");
+  return quant::quant_options_from_json(j.at("quantization"), path + ": quantization");
 }
 
 std::optional<quant::QuantOptions> resolve_quant(const QuantArgs& a, ModelArgs& model, bool force_on) {

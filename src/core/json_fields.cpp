@@ -1,10 +1,21 @@
 #include "cook/core/json_fields.h"
 
 #include <algorithm>
+#include <fstream>
 
 #include "cook/core/error.h"
 
 namespace cook {
+
+nlohmann::json read_json_file(const std::string& path, const std::string& what) {
+  std::ifstream in(path);
+  if (!in) throw Error(path, "cannot open " + what);
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path, std::string("not valid JSON: ") + e.what());
+  }
+}
 
 JsonFields::JsonFields(const nlohmann::json& object, std::string where) : object_(object), where_(std::move(where)) {
   if (!object_.is_object()) throw Error(where_, std::string("must be a JSON object, got ") + object_.type_name());

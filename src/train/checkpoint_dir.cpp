@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "cook/core/error.h"
+#include "cook/core/json_fields.h"
 #include "cook/core/resources.h"
 #include "cook/io/atomic_file.h"
 #include "cook/weights/checkpoint.h"
@@ -66,13 +67,7 @@ CheckpointContents read_checkpoint_dir(const std::string& folder) {
   out.model = std::move(model.tensors);
   out.optimizer = weights::load_safetensors((dir / kOptimizerFile).string()).tensors;
   const std::string trainer_path = (dir / kTrainerFile).string();
-  std::ifstream in(trainer_path);
-  if (!in) throw Error(trainer_path, "cannot open");
-  try {
-    out.trainer = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(trainer_path, std::string("not valid JSON: ") + e.what());
-  }
+  out.trainer = read_json_file(trainer_path, "the trainer state");
   return out;
 }
 

@@ -15,6 +15,10 @@
 
 namespace cook {
 
+// Parses a JSON file; a missing file or bad JSON is a cook::Error naming the path (`what` says
+// what the file was meant to be: "cannot open the compress config").
+nlohmann::json read_json_file(const std::string& path, const std::string& what = "the JSON file");
+
 class JsonFields {
  public:
   // Throws cook::Error naming `where` when `object` is not a JSON object. Keeps a copy of it.

@@ -50,6 +50,7 @@ void DistillOptions::validate(const std::string& where) const {
 DistillOptions distill_options_from_json(const json& section, const std::string& where) {
   DistillOptions o;
   JsonFields f(section, where);
+  f.number("kd_loss_scale", o.kd_loss_scale);
   f.number("ce_scale", o.ce_scale);
   f.number("ce_temp", o.ce_temp);
   f.number("mse_hidn_scale", o.mse_hidn_scale);
@@ -66,17 +67,24 @@ DistillOptions distill_options_from_json(const json& section, const std::string&
 }
 
 DistillOptions read_distill_options(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(path, "cannot open the config file");
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const json::exception& e) {
-    throw Error(path, std::string("not valid JSON: ") + e.what());
-  }
+  const json j = read_json_file(path, "the config file");
   if (!j.is_object()) throw Error(path, std::string("expected a JSON object, got ") + j.type_name());
   if (!j.contains("distillation")) throw Error(path, "has no \"distillation\" section");
   return distill_options_from_json(j.at("distillation"), path + ": distillation");
+}
+
+json to_json(const DistillOptions& o) {
+  return {{"kd_loss_scale", o.kd_loss_scale},
+          {"ce_scale", o.ce_scale},
+          {"ce_temp", o.ce_temp},
+          {"mse_last_hidden_scale", o.mse_last_hidden_scale},
+          {"mse_hidn_scale", o.mse_hidn_scale},
+          {"mse_hidn_module", o.mse_hidn_module},
+          {"mse_hidn_proj", o.mse_hidn_proj},
+          {"mse_att_scale", o.mse_att_scale},
+          {"mse_att_module", o.mse_att_module},
+          {"mse_emb_scale", o.mse_emb_scale},
+          {"mse_normalize", o.mse_normalize}};
 }
 
 }  // namespace cook::compress::distill

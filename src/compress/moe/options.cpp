@@ -41,9 +41,7 @@ const char* router_kind_name(RouterKind k) {
   return "?";
 }
 
-MoeOptions MoeOptions::from_json(const json& j, const std::string& where) {
-  MoeOptions o;
-  JsonFields f(j, where);
+void read_moe_fields(JsonFields& f, MoeOptions& o) {
   f.boolean("is_moefy", o.is_moefy);
   f.strings("first_FFN_module", o.first_ffn_module, /*non_empty=*/true);
   f.integer("num_expert", o.num_expert);
@@ -51,12 +49,23 @@ MoeOptions MoeOptions::from_json(const json& j, const std::string& where) {
   f.string("moe_path", o.moe_path);
   std::string router;
   if (f.string("router", router)) o.router = parse_router_kind(router, f.path("router"));
+}
+
+json to_json(const MoeOptions& o) {
+  return {{"is_moefy", o.is_moefy},     {"first_FFN_module", o.first_ffn_module}, {"num_expert", o.num_expert},
+          {"topk", o.topk},             {"moe_path", o.moe_path},                 {"router", router_kind_name(o.router)}};
+}
+
+MoeOptions MoeOptions::from_json(const json& j, const std::string& where) {
+  MoeOptions o;
+  JsonFields f(j, where);
+  read_moe_fields(f, o);
   f.finish();
   o.validate(where);
   return o;
 }
 
-void MoeOptions::validate(const std::string& where) const {
+void MoeOptions::validate(const std::string& where, bool need_file) const {
   for (size_t i = 0; i < first_ffn_module.size(); ++i) {
     const std::string& m = first_ffn_module[i];
     bool known = false;
@@ -70,7 +79,7 @@ void MoeOptions::validate(const std::string& where) const {
   if (num_expert > 0 && topk > num_expert)
     fail(where, "topk", std::to_string(topk) + " is more than num_expert " + std::to_string(num_expert));
   if (!is_moefy) return;
-  if (moe_path.empty()) fail(where, "moe_path", "is required with is_moefy (the file 'cook moe router' wrote)");
+  if (need_file && moe_path.empty()) fail(where, "moe_path", "is required with is_moefy (the file 'cook moe router' wrote)");
   if (topk == 0) fail(where, "topk", "is required with is_moefy");
 }
 

@@ -45,4 +45,18 @@ PruningOptions pruning_options_from_json(const nlohmann::json& j, const std::str
   return o;
 }
 
+nlohmann::json to_json(const PruningOptions& o) {
+  nlohmann::json j = {{"is_pruning", o.is_pruning},
+                      {"pruning_mask_path", o.pruning_mask_path.empty() ? nlohmann::json() : nlohmann::json(o.pruning_mask_path)},
+                      {"pruned_module", o.pruned_module},
+                      {"mask_method", o.mask_method},
+                      {"pattern", o.pattern},
+                      {"sparsity", o.sparsity},
+                      {"scope", o.global ? "global" : "layer"}};
+  if (o.ramp.enabled())
+    j["ramp"] = {{"initial_sparsity", o.ramp.initial}, {"start_step", o.ramp.start_step},
+                 {"end_step", o.ramp.end_step}, {"interval", o.ramp.interval}};
+  return j;
+}
+
 }  // namespace cook::prune

@@ -4,7 +4,8 @@
 //                    "mse_emb_scale": 0, "mse_last_hidden_scale": 0, "mse_normalize": false}
 // A term is on when its scale is > 0. Module lists use Cook's module names (see layer_map.h); an
 // empty list means the uniform layer map. `mse_normalize` is Cook's key for BMCook V3's
-// mean-token-norm normalization. kd_loss_scale comes from --kd-loss-scale (not the section).
+// mean-token-norm normalization. `kd_loss_scale` (Cook's key; cook train's --kd-loss-scale) scales
+// the sum of the terms.
 #pragma once
 #include <string>
 #include <vector>
@@ -37,5 +38,7 @@ DistillOptions distill_options_from_json(const nlohmann::json& section, const st
 // A BMCook config file: a JSON object with a "distillation" section (other sections are left to
 // their own passes).
 DistillOptions read_distill_options(const std::string& path);
+// Every key with its value; distill_options_from_json reads it back.
+nlohmann::json to_json(const DistillOptions& options);
 
 }  // namespace cook::compress::distill

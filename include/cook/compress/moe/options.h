@@ -14,6 +14,10 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+namespace cook {
+class JsonFields;
+}
+
 namespace cook::compress::moe {
 
 enum class RouterKind { Auto, Mlp, Centroid, Oracle };  // Auto: the MLP router when the file has one
@@ -30,8 +34,14 @@ struct MoeOptions {
 
   // Strict: an unknown key, a wrong type or a bad value is a cook::Error naming `where`.key.
   static MoeOptions from_json(const nlohmann::json& section, const std::string& where);
-  // Throws when is_moefy is set and moe_path or topk is missing, or a value is out of range.
-  void validate(const std::string& where) const;
+  // Throws when is_moefy is set and moe_path (unless !need_file: a pipeline writes it) or topk is
+  // missing, or a value is out of range.
+  void validate(const std::string& where, bool need_file = true) const;
 };
+
+// Reads the keys above from `fields` into `options`, for readers of a section with more keys
+// (cook compress's); from_json is this plus finish() and validate().
+void read_moe_fields(JsonFields& fields, MoeOptions& options);
+nlohmann::json to_json(const MoeOptions& options);
 
 }  // namespace cook::compress::moe

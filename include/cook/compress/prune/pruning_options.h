@@ -38,5 +38,7 @@ struct PruningOptions {
 
 // `where` names the section in errors, e.g. "bmcook.json: pruning".
 PruningOptions pruning_options_from_json(const nlohmann::json& section, const std::string& where);
+// Every key with its value (the ramp only when it is on); pruning_options_from_json reads it back.
+nlohmann::json to_json(const PruningOptions& options);
 
 }  // namespace cook::prune

@@ -1,0 +1,167 @@
+#include "cook/compress/plan/pipeline.h"
+
+#include <filesystem>
+
+#include "cook/compress/distill/teacher.h"
+#include "cook/compress/plan/passes.h"
+#include "cook/compress/quant/artefact.h"
+#include "cook/core/error.h"
+#include "cook/core/resources.h"
+#include "cook/text/token_dataset.h"
+#include "cook/train/checkpoint_dir.h"
+#include "cook/train/token_batches.h"
+#include "cook/weights/checkpoint.h"
+
+namespace cook::compress::plan {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Splits {
+  std::shared_ptr<text::TokenDataset> train, validation;
+};
+
+Splits open_splits(const CompressConfig& c, const model::ModelConfig& config) {
+  const std::string where = c.source + ": data.tokens";
+  Splits s;
+  try {
+    s.train = std::make_shared<text::TokenDataset>(text::TokenDataset::open(c.data.tokens, text::kTrainSplit));
+    s.validation = std::make_shared<text::TokenDataset>(text::TokenDataset::open(c.data.tokens, text::kValidationSplit));
+  } catch (const std::exception& e) {
+    rethrow_with_context(where, e);
+  }
+  const int64_t vocab = s.train->manifest().tokenizer.vocab_size;
+  if (vocab > config.vocab_size)
+    throw Error(where, "its vocabulary of " + std::to_string(vocab) + " ids does not fit the model's " +
+                           std::to_string(config.vocab_size));
+  if (c.training.seq_len > config.n_positions)
+    throw Error(c.source + ": training.seq_len", std::to_string(c.training.seq_len) +
+                                                     " is longer than the model's context of " +
+                                                     std::to_string(config.n_positions));
+  return s;
+}
+
+train::TrainerOptions trainer_options(const CompressConfig& c, int64_t steps, double start_lr, const std::string& dir,
+                                      bool progress) {
+  const TrainingSection& t = c.training;
+  train::TrainerOptions o;
+  o.steps = steps;
+  o.grad_accum = t.grad_accum;
+  o.schedule.kind = train::parse_schedule_kind(t.schedule, c.source + ": training.schedule");
+  o.schedule.start_lr = start_lr;
+  o.schedule.warmup_steps = std::min(t.warmup, steps);
+  o.schedule.total_steps = steps;
+  o.schedule.min_lr = t.min_lr;
+  o.weight_decay = t.weight_decay;
+  o.clip_norm = t.clip_grad;
+  o.log_interval = t.log_interval;
+  o.eval_interval = t.eval_interval;
+  o.eval_batches = t.eval_batches;
+  o.save_interval = t.save_interval;
+  o.save_dir = dir;
+  o.progress = progress;
+  o.time_limit_s = t.time_limit_min * 60.0;
+  return o;
+}
+
+std::shared_ptr<train::TokenBatchSource> batches(const CompressConfig& c, const Splits& s) {
+  return std::make_shared<train::TokenBatchSource>(
+      s.train, train::TokenBatchOptions{c.training.batch_size, c.training.seq_len, static_cast<uint64_t>(c.model.seed), 0, 1});
+}
+
+std::shared_ptr<train::TokenEvalSource> validation(const CompressConfig& c, const Splits& s) {
+  return std::make_shared<train::TokenEvalSource>(s.validation, c.training.batch_size, c.training.seq_len);
+}
+
+void resume_if_interrupted(train::Trainer& trainer, const std::string& dir, std::ostream& log) {
+  if (train::list_checkpoints(dir).empty()) return;
+  log << "resuming from the latest checkpoint in " << dir << "\n";
+  trainer.resume("latest");
+}
+
+model::GptJ model_from(const std::string& checkpoint, const model::ModelConfig& config) {
+  model::GptJ m(config);
+  weights::Checkpoint ckpt = weights::read_checkpoint(checkpoint);
+  ckpt.config = config;  // a ReLU student takes the GeLU model's weights as they are
+  weights::load_into(*m, std::move(ckpt));
+  return m;
+}
+
+}  // namespace
+
+std::string prepare_dense(const CompressConfig& c, const RunOptions& run, std::ostream& log) {
+  if (!c.model.load.empty()) {
+    if (!fs::exists(c.model.load)) throw Error(c.source + ": model.load", "no such file: " + c.model.load);
+    return c.model.load;
+  }
+  if (c.model.dense_steps == 0) return "";
+  const std::string dir = (fs::path(run.save_dir) / "dense").string();
+  const std::string cached = (fs::path(dir) / "model.safetensors").string();
+  if (fs::exists(cached)) {
+    log << "dense model: " << cached << " (cached)\n";
+    return cached;
+  }
+  const model::ModelConfig config = model::preset(c.model.preset);
+  torch::manual_seed(static_cast<uint64_t>(c.model.seed));
+  model::GptJ dense(config);
+  const Splits splits = open_splits(c, config);
+  log << "dense model: training " << c.model.preset << " for " << c.model.dense_steps << " steps in " << dir << "\n";
+  train::Trainer trainer(dense, trainer_options(c, c.model.dense_steps, c.model.dense_start_lr, dir, run.progress),
+                         batches(c, splits), validation(c, splits));
+  resume_if_interrupted(trainer, dir, log);
+  const train::TrainResult r = trainer.run();
+  if (r.stopped_by_signal || r.stopped_by_time_limit || r.steps_done < c.model.dense_steps)
+    throw Error(dir, "dense training stopped at step " + std::to_string(r.steps_done) + " of " +
+                         std::to_string(c.model.dense_steps) + "; run again to resume");
+  weights::save_checkpoint(cached, *dense, config);
+  return cached;
+}
+
+CompressedModel compress(const CompressConfig& c, const std::string& dense_checkpoint, const RunOptions& run,
+                         std::ostream& log) {
+  if (run.save_dir.empty()) throw Error("--save-dir", "is required");
+  const model::ModelConfig dense_config =
+      dense_checkpoint.empty() ? model::preset(c.model.preset) : weights::read_checkpoint(dense_checkpoint).config;
+  if (!dense_checkpoint.empty() && dense_config.d_model != model::preset(c.model.preset).d_model)
+    log << "note: " << dense_checkpoint << " is not shaped like preset '" << c.model.preset << "'; its own shape is used\n";
+  const model::ModelConfig config = student_config(c, dense_config);
+  const Splits splits = open_splits(c, config);
+
+  CompressedModel out;
+  torch::manual_seed(static_cast<uint64_t>(c.model.seed));
+  out.model = dense_checkpoint.empty() ? model::GptJ(config) : model_from(dense_checkpoint, config);
+  out.model->set_activation_checkpointing(c.training.activation_checkpointing);
+  std::optional<distill::Teacher> teacher;
+  if (c.distills()) teacher.emplace(model_from(dense_checkpoint, dense_config));
+
+  const fs::path dir = fs::path(run.save_dir) / "compressed";
+  ensure_directory(dir.string());
+  train::Trainer trainer(out.model, trainer_options(c, c.training.steps, c.training.start_lr, dir.string(), run.progress),
+                         batches(c, splits), validation(c, splits));
+  log << "compressing (" << c.passes_tag() << ") for " << c.training.steps << " steps in " << dir.string() << "\n";
+  attach_passes(trainer, c, std::move(teacher), log);
+  resume_if_interrupted(trainer, dir.string(), log);
+  out.training = trainer.run();
+  if (out.training.stopped_by_signal || out.training.stopped_by_time_limit)
+    throw Error(dir.string(), "compression training stopped at step " + std::to_string(out.training.steps_done) +
+                                  "; run again to resume");
+
+  if (c.export_.checkpoint) {
+    out.checkpoint = (dir / "model.safetensors").string();
+    weights::save_checkpoint(out.checkpoint, *out.model, config, {{"cook.compress.passes", c.passes_tag()}});
+    log << "wrote " << out.checkpoint << "\n";
+  }
+  if (c.quantizes() && c.export_.int8) {
+    out.int8_artefact = (dir / "model-int8.safetensors").string();
+    const auto names = quant::export_quantized(out.int8_artefact, *out.model, c.quantization);
+    log << "wrote " << out.int8_artefact << " (" << names.size() << " quantized linears)\n";
+  }
+  if (c.moefies()) {
+    train::TokenEvalSource train_tokens(splits.train, c.training.batch_size, c.training.seq_len);
+    out.moe = moefy_trained(out.model, c, train_tokens, dir.string(), run.progress, log);
+  }
+  return out;
+}
+
+}  // namespace cook::compress::plan
