@@ -14,6 +14,7 @@
 #include "cook/cli/model_setup.h"
 #include "cook/cli/moe_options.h"
 #include "cook/compress/moe/expert_ffn.h"
+#include "cook/compress/moe/moefy.h"
 #include "cook/compress/quant/artefact.h"
 #include "cook/compress/report/report.h"
 #include "cook/core/error.h"

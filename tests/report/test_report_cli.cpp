@@ -108,7 +108,7 @@ TEST_F(ReportCli, ErrorsNameTheFlagOrFile) {
            {base + " --passes nobody=P", "--passes: 'nobody' is not the name of the reference or of a --model"},
            {base + " --artefact dense=/nonexistent/extra.bin", "/nonexistent/extra.bin: no such file or folder"},
            {base + " --moe-models x", "--moe-models: is given without --moe"},
-           {base + " --speed-prompt-len 250", "--speed-decode-tokens: 250 prompt + 4 decoded tokens exceed the model's context of 256"},
+           {base + " --speed-prompt-len 253", "--speed-decode-tokens: 253 prompt + 4 decoded tokens exceed the model's context of 256"},
            {base + " --speed-decode-batches 0", "--speed-decode-batches: must be positive"},
            {base + " --seq-len 300", "--seq-len: 300 is longer than the model's context of 256"},
            {"report --reference /nonexistent/dense.safetensors --data " + data() + " --out " + path("bad"), "--reference: /nonexistent/dense.safetensors: no such file"},

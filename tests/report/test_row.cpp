@@ -130,7 +130,7 @@ TEST(Parameters, AnMoeModelReadsItsChosenExpertsOnly) {
   const ParameterCounts dense = count_parameters(*m);
   const int64_t E = 8, k = 2, F = m->config().d_ff, d = m->config().d_model;
   int64_t router = 0;
-  for (const auto& block : m->blocks()) {
+  for (auto block : m->blocks()) {
     const torch::Tensor experts = torch::arange(F, torch::kInt64).view({E, F / E});
     const torch::Tensor centroids = torch::randn({E, d});
     auto ffn = std::make_shared<moe::ExpertFeedForwardImpl>(*block->dense_ffn(), experts,
