@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   cook::cli::add_moe_command(app);
   cook::cli::add_prune_command(app);
   cook::cli::add_compress_command(app);
+  cook::cli::add_report_command(app);
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
     // `cook compress --config` reads its own sectioned config (compress/plan/config.h).

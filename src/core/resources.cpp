@@ -24,6 +24,13 @@ int64_t status_field_kb(const char* field) {
 int64_t resident_memory_bytes() { return status_field_kb("VmRSS") * 1024; }
 int64_t peak_resident_memory_bytes() { return status_field_kb("VmHWM") * 1024; }
 
+bool reset_peak_resident_memory() {
+  std::FILE* f = std::fopen("/proc/self/clear_refs", "w");
+  if (f == nullptr) return false;
+  const bool written = std::fputs("5", f) >= 0;
+  return std::fclose(f) == 0 && written;
+}
+
 void ensure_directory(const std::string& path) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);

@@ -20,5 +20,6 @@ void add_compare_command(CLI::App& app);    // compare
 void add_moe_command(CLI::App& app);        // moe dump | split | router
 void add_prune_command(CLI::App& app);      // prune masks
 void add_compress_command(CLI::App& app);   // compress
+void add_report_command(CLI::App& app);     // report
 
 }  // namespace cook::cli
