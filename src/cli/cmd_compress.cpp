@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -10,6 +11,7 @@
 #include "cook/cli/commands.h"
 #include "cook/compress/plan/config.h"
 #include "cook/compress/plan/pipeline.h"
+#include "cook/compress/plan/report_step.h"
 #include "cook/core/error.h"
 #include "cook/core/json_fields.h"
 #include "cook/core/resources.h"
@@ -85,6 +87,10 @@ void run_compress(const CompressArgs& a) {
   if (out.training.final_eval)
     std::cout << "validation after compression (" << c.passes_tag() << "): loss " << out.training.final_eval->loss
               << ", perplexity " << out.training.final_eval->perplexity << "\n";
+  if (a.no_report) return;
+  const auto written = compress::plan::report_compression(c, dense, out, run, std::cout);
+  std::ifstream markdown(written.markdown_path);
+  std::cout << "\n" << markdown.rdbuf() << "\nreport: " << written.markdown_path << "\n";
 }
 
 }  // namespace

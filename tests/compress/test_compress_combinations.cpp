@@ -63,6 +63,7 @@ class CompressCombinations : public ::testing::TestWithParam<int> {
     if (passes & P) j["pruning"] = {{"is_pruning", true}, {"mask_method", "m4n2_1d"}};
     if (passes & D) j["distillation"] = {{"ce_scale", 1.0}, {"ce_temp", 2.0}, {"mse_last_hidden_scale", 1.0}};
     if (passes & Q) j["quantization"] = {{"is_quant", true}};
+    if (passes & M) j["model"]["relu"] = true;
     if (passes & M)
       j["MoEfication"] = {{"is_moefy", true},   {"num_expert", 8},       {"topk", 2},
                           {"hidden_tokens", 256}, {"split_restarts", 1}, {"split_iterations", 3},
@@ -129,7 +130,7 @@ TEST_P(CompressCombinations, EveryPassKeepsItsInvariants) {
 
   // Distill: the KD terms are in every training record, and only then.
   bool any_kd = false, all_kd = true;
-  for (const auto& record : metrics_of(save / "compressed" / "metrics.jsonl")) {
+  for (const auto& record : metrics_of(save / c.compressed_folder() / "metrics.jsonl")) {
     if (!record.contains("loss") || record.contains("skipped")) continue;
     const bool kd = record.contains("kd_ce_logits") && record.contains("kd_mse_last_hidden");
     any_kd = any_kd || kd;

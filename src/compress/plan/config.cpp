@@ -27,6 +27,7 @@ ModelSection read_model(const json& j, const std::string& where) {
   f.integer("dense_steps", m.dense_steps);
   f.number("dense_start_lr", m.dense_start_lr);
   f.integer("seed", m.seed);
+  f.boolean("relu", m.relu);
   f.finish();
   return m;
 }
@@ -67,7 +68,6 @@ MoeSection read_moe(const json& j, const std::string& where) {
   m.options.router = moe::RouterKind::Mlp;
   JsonFields f(j, where);
   moe::read_moe_fields(f, m.options);
-  f.boolean("relu", m.relu);
   f.integer("split_restarts", m.split_restarts);
   f.integer("split_iterations", m.split_iterations);
   f.integer("hidden_tokens", m.hidden_tokens);
@@ -125,6 +125,18 @@ std::string CompressConfig::passes_tag() const {
   return tag.empty() ? "dense" : tag;
 }
 
+namespace {
+std::string letters(const CompressConfig& c) {
+  std::string out;
+  for (char ch : c.passes_tag())
+    if (ch != '+') out += static_cast<char>(ch - 'A' + 'a');
+  return out;
+}
+}  // namespace
+
+std::string CompressConfig::compressed_folder() const { return "compressed-" + letters(*this); }
+std::string CompressConfig::report_folder() const { return "report-" + letters(*this); }
+
 CompressConfig compress_config_from_json(const json& j, const std::string& where) {
   CompressConfig c;
   c.source = where;
@@ -152,7 +164,6 @@ json to_json(const CompressConfig& c) {
   const MoeSection& m = c.moefication;
   json moe = moe::to_json(m.options);
   moe.erase("moe_path");  // written by the run, not read
-  moe["relu"] = m.relu;
   moe["split_restarts"] = m.split_restarts;
   moe["split_iterations"] = m.split_iterations;
   moe["hidden_tokens"] = m.hidden_tokens;
@@ -161,7 +172,7 @@ json to_json(const CompressConfig& c) {
   return {
       {"model", {{"preset", c.model.preset}, {"load", c.model.load}, {"dense_steps", c.model.dense_steps},
                  {"dense_start_lr", c.model.dense_start_lr},
-                 {"seed", c.model.seed}}},
+                 {"seed", c.model.seed}, {"relu", c.model.relu}}},
       {"data", {{"tokens", c.data.tokens}}},
       {"training",
        {{"steps", t.steps}, {"batch_size", t.batch_size}, {"seq_len", t.seq_len}, {"start_lr", t.start_lr},
@@ -219,7 +230,7 @@ void validate(const CompressConfig& c) {
   m.options.validate(w + ": MoEfication", /*need_file=*/false);
   if (c.moefies()) {
     require(m.options.moe_path.empty(), w + ": MoEfication.moe_path",
-            "is written by cook compress (save_dir/compressed/moe.safetensors); leave it out");
+            "is written by cook compress (<save_dir>/compressed-<passes>/moe.safetensors); leave it out");
     require_positive(m.options.num_expert, w + ": MoEfication.num_expert");
     require_positive(m.split_restarts, w + ": MoEfication.split_restarts");
     require_positive(m.split_iterations, w + ": MoEfication.split_iterations");

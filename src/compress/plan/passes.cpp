@@ -26,7 +26,11 @@ bool selects_a_cook_linear(const weights::NameMap& names, const std::string& pat
 
 model::ModelConfig student_config(const CompressConfig& c, const model::ModelConfig& dense) {
   model::ModelConfig s = dense;
-  if (c.moefies() && c.moefication.relu) s.activation = model::Activation::Relu;
+  if (c.model.relu) s.activation = model::Activation::Relu;
+  if (c.moefies() && s.activation != model::Activation::Relu)
+    throw Error(c.source + ": MoEfication.is_moefy",
+                "needs ReLU FFNs and the dense model's are " + std::string(model::activation_name(s.activation)) +
+                    ": set model.relu to true (GeLU→ReLU during the compression training)");
   return s;
 }
 
@@ -73,9 +77,8 @@ void attach_passes(train::Trainer& trainer, const CompressConfig& c, std::option
     log << "quantization-aware training: " << quant::scheme_name(o.scheme) << " on " << names.size() << " linears, "
         << quant::backward_name(o.backward) << " gradients\n";
   }
-  if (c.moefies() && c.moefication.relu)
-    log << "MoEfication: the FFNs are ReLU (" << model::activation_name(config.activation)
-        << "); experts are made after training\n";
+  if (c.model.relu) log << "the student's FFNs are ReLU (model.relu)\n";
+  if (c.moefies()) log << "MoEfication: experts are made after training\n";
 }
 
 }  // namespace cook::compress::plan

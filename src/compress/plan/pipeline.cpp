@@ -80,9 +80,9 @@ void resume_if_interrupted(train::Trainer& trainer, const std::string& dir, std:
   trainer.resume("latest");
 }
 
-model::GptJ model_from(const std::string& checkpoint, const model::ModelConfig& config) {
+model::GptJ model_from(const std::string& checkpoint, const std::string& preset, const model::ModelConfig& config) {
   model::GptJ m(config);
-  weights::Checkpoint ckpt = weights::read_checkpoint(checkpoint);
+  weights::Checkpoint ckpt = weights::read_checkpoint(checkpoint, preset);
   ckpt.config = config;  // a ReLU student takes the GeLU model's weights as they are
   weights::load_into(*m, std::move(ckpt));
   return m;
@@ -121,21 +121,20 @@ std::string prepare_dense(const CompressConfig& c, const RunOptions& run, std::o
 CompressedModel compress(const CompressConfig& c, const std::string& dense_checkpoint, const RunOptions& run,
                          std::ostream& log) {
   if (run.save_dir.empty()) throw Error("--save-dir", "is required");
-  const model::ModelConfig dense_config =
-      dense_checkpoint.empty() ? model::preset(c.model.preset) : weights::read_checkpoint(dense_checkpoint).config;
-  if (!dense_checkpoint.empty() && dense_config.d_model != model::preset(c.model.preset).d_model)
-    log << "note: " << dense_checkpoint << " is not shaped like preset '" << c.model.preset << "'; its own shape is used\n";
+  const model::ModelConfig dense_config = dense_checkpoint.empty()
+                                              ? model::preset(c.model.preset)
+                                              : weights::read_checkpoint(dense_checkpoint, c.model.preset).config;
   const model::ModelConfig config = student_config(c, dense_config);
   const Splits splits = open_splits(c, config);
 
   CompressedModel out;
   torch::manual_seed(static_cast<uint64_t>(c.model.seed));
-  out.model = dense_checkpoint.empty() ? model::GptJ(config) : model_from(dense_checkpoint, config);
+  out.model = dense_checkpoint.empty() ? model::GptJ(config) : model_from(dense_checkpoint, c.model.preset, config);
   out.model->set_activation_checkpointing(c.training.activation_checkpointing);
   std::optional<distill::Teacher> teacher;
-  if (c.distills()) teacher.emplace(model_from(dense_checkpoint, dense_config));
+  if (c.distills()) teacher.emplace(model_from(dense_checkpoint, c.model.preset, dense_config));
 
-  const fs::path dir = fs::path(run.save_dir) / "compressed";
+  const fs::path dir = fs::path(run.save_dir) / c.compressed_folder();
   ensure_directory(dir.string());
   train::Trainer trainer(out.model, trainer_options(c, c.training.steps, c.training.start_lr, dir.string(), run.progress),
                          batches(c, splits), validation(c, splits));

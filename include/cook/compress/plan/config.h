@@ -40,6 +40,7 @@ struct ModelSection {
   int64_t dense_steps = 0;       // > 0 and no `load`: train the dense model first (cached in save_dir/dense)
   double dense_start_lr = 1e-3;  // its peak learning rate (the rest of its schedule is `training`'s)
   int64_t seed = 1;
+  bool relu = false;             // the student's FFNs become ReLU (BMCook's relu recipe; MoEfication needs it)
 };
 
 struct DataSection {
@@ -65,13 +66,12 @@ struct TrainingSection {
   double time_limit_min = 0;
 };
 
-// MoEfication inside `cook compress`: the student's FFNs become ReLU (GeLU→ReLU, learnt during the
-// compression training, by distillation when it is on), then after training the FFN inputs are
-// recorded, the neurons clustered into experts and the routers trained; the report evaluates the
+// MoEfication inside `cook compress`: the student's FFNs must be ReLU (model.relu converts a GeLU
+// model, learnt during the compression training, by distillation when it is on); after training
+// the FFN inputs are recorded, the neurons clustered into experts and the routers trained; the report evaluates the
 // model with its top-k experts. BMCook's keys, plus Cook's.
 struct MoeSection {
   moe::MoeOptions options;      // is_moefy, first_FFN_module, num_expert, topk, router (moe_path is written)
-  bool relu = true;             // convert a GeLU student to ReLU before training
   int64_t split_restarts = 3;   // balanced k-means
   int64_t split_iterations = 15;
   int64_t hidden_tokens = 16384;  // FFN inputs recorded for the routers
@@ -111,6 +111,9 @@ struct CompressConfig {
   bool moefies() const { return moefication.options.is_moefy; }
   // "P+D+Q+M"-style tag of the passes that are on, in BMCook's order; "dense" when none.
   std::string passes_tag() const;
+  // The folder names of this combination under the save dir: "compressed-pdq", "report-pdq".
+  std::string compressed_folder() const;
+  std::string report_folder() const;
 };
 
 // Reads `path` strictly (see above) and checks it (validate()).

@@ -5,8 +5,8 @@
 //   2. distill   the distillation extension, with the dense model as teacher;
 //   3. quantize  fake quantization of the selected linears (QAT: the forward sees int8 weights
 //                and activations, the gradients go straight through);
-//   4. MoEfy     during training only the GeLU→ReLU conversion (made when the student is built,
-//                see student_config); the experts are made after training (moefy_trained.h).
+//   4. MoEfy     after training (moefy_trained.h), on ReLU FFNs (model.relu converts GeLU ones
+//                when the student is built, see student_config).
 // Pruning comes before quantization so that the quantization scales are computed from the weights
 // that survive; distillation is independent of both (it adds a loss).
 #pragma once
@@ -22,7 +22,8 @@
 
 namespace cook::compress::plan {
 
-// The student's architecture: the dense model's, with ReLU FFNs when MoEfication converts them.
+// The student's architecture: the dense model's, with ReLU FFNs when model.relu asks. Throws when
+// MoEfication is on and the FFNs would not be ReLU.
 model::ModelConfig student_config(const CompressConfig& c, const model::ModelConfig& dense);
 
 // BMCook's module names (pruned_module, quantized_module, e.g. "self_attention" or

@@ -2,10 +2,11 @@
 //   1. the dense model: model.load, or trained for model.dense_steps and cached in
 //      <save_dir>/dense/model.safetensors (a second run reuses it; an interrupted one resumes);
 //   2. compression training of the student (the dense model with the passes attached, passes.h)
-//      in <save_dir>/compressed (checkpoints, metrics.jsonl; an interrupted run resumes);
-//   3. export: <save_dir>/compressed/model.safetensors (masks applied), and with quantization the
+//      in <save_dir>/compressed-<passes> (e.g. compressed-pdq: checkpoints, metrics.jsonl; an
+//      interrupted run resumes). Several combinations share one save dir and its dense model;
+//   3. export: compressed-<passes>/model.safetensors (masks applied), and with quantization the
 //      int8 artefact model-int8.safetensors;
-//   4. with MoEfication: experts and routers (moefy_trained.h), <save_dir>/compressed/moe.safetensors.
+//   4. with MoEfication: experts and routers (moefy_trained.h), compressed-<passes>/moe.safetensors.
 // The report (report step) measures what step 3 and 4 wrote.
 #pragma once
 #include <optional>
