@@ -1,0 +1,119 @@
+// The cook compress config: BMCook's files as they are, defaults, strict errors naming the key
+// path, the effective config read back, and BMCook module names translated.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cook/compress/plan/config.h"
+#include "cook/compress/plan/passes.h"
+#include "cook/core/error.h"
+#include "cook/model/config.h"
+
+using namespace cook;
+using namespace cook::compress::plan;
+using nlohmann::json;
+
+namespace {
+
+std::string error_of(const json& j) {
+  try {
+    compress_config_from_json(j, "run.json");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+json with_data(json j) {
+  j["data"]["tokens"] = "tokens";
+  return j;
+}
+
+}  // namespace
+
+TEST(CompressConfig, ReadsBmcookGptjConfigAsItIs) {
+  // BMCook's gpt-j-example/configs/test.json, with Cook's data section added.
+  const json bmcook = json::parse(R"({
+    "distillation": {"ce_scale": 0, "mse_hidn_scale": 0,
+                     "mse_hidn_module": ["[post]encoder.output_layernorm:[post]encoder.output_layernorm"],
+                     "mse_hidn_proj": false},
+    "pruning": {"is_pruning": false, "pruning_mask_path": "prune_example.bin",
+                "pruned_module": ["ffn.ffn.w_in.w.weight", "ffn.ffn.w_out.weight", "input_embedding"],
+                "mask_method": "m4n2_1d"},
+    "quantization": {"is_quant": true},
+    "MoEfication": {"is_moefy": false, "first_FFN_module": ["ffn.layernorm_before_ffn"]}})");
+  const CompressConfig c = compress_config_from_json(with_data(bmcook), "test.json");
+  EXPECT_EQ(c.passes_tag(), "Q");
+  EXPECT_EQ(c.compressed_folder(), "compressed-q");
+  EXPECT_FALSE(c.distills());
+  EXPECT_EQ(c.training.steps, 200);  // Cook's default
+  EXPECT_EQ(c.model.preset, "small");
+}
+
+TEST(CompressConfig, EffectiveConfigReadsBackToItself) {
+  json j = with_data({{"pruning", {{"is_pruning", true}, {"mask_method", "m4n2_2d"}}},
+                      {"distillation", {{"ce_scale", 1.0}, {"ce_temp", 2.0}}},
+                      {"MoEfication", {{"is_moefy", true}, {"num_expert", 8}, {"topk", 2}}},
+                      {"model", {{"load", "dense.safetensors"}, {"relu", true}}}});
+  const CompressConfig c = compress_config_from_json(j, "a.json");
+  EXPECT_EQ(c.passes_tag(), "P+D+M");
+  const json effective = to_json(c);
+  EXPECT_EQ(to_json(compress_config_from_json(effective, "b.json")), effective);
+  EXPECT_EQ(effective["training"]["batch_size"], 8);
+  EXPECT_EQ(effective["MoEfication"]["router"], "mlp");
+}
+
+TEST(CompressConfig, ErrorsNameTheKeyPath) {
+  const json q = {{"quantization", {{"is_quant", true}}}};
+  EXPECT_EQ(error_of(with_data({{"quantisation", {{"is_quant", true}}}})),
+            "run.json.quantisation: unknown key (known: model, data, training, distillation, pruning, quantization, "
+            "MoEfication, export, report)");
+  json j = with_data(q);
+  j["training"]["steps"] = "ten";
+  EXPECT_EQ(error_of(j), "run.json: training.steps: must be an integer, got string \"ten\"");
+  j = with_data(q);
+  j["training"]["steps"] = 0;
+  EXPECT_EQ(error_of(j), "run.json: training.steps: must be positive, got 0");
+  j = with_data(q);
+  j["pruning"] = {{"is_pruning", true}, {"mask_method", "m4n2_3d"}};
+  EXPECT_NE(error_of(j).find("run.json: pruning.mask_method: unknown mask method 'm4n2_3d'"), std::string::npos);
+  EXPECT_NE(error_of(q).find("run.json: data.tokens: is required"), std::string::npos);
+}
+
+TEST(CompressConfig, ImpossibleCombinationsAreErrors) {
+  EXPECT_NE(error_of(with_data(json::object())).find("nothing to compress"), std::string::npos);
+  EXPECT_NE(error_of(with_data({{"distillation", {{"ce_scale", 1.0}}}})).find("run.json: distillation: needs a trained teacher"),
+            std::string::npos);
+  EXPECT_NE(error_of(with_data({{"MoEfication", {{"is_moefy", true}, {"topk", 2}}}}))
+                .find("run.json: MoEfication.num_expert: must be positive"),
+            std::string::npos);
+  EXPECT_NE(error_of(with_data({{"MoEfication", {{"is_moefy", true}, {"num_expert", 4}, {"topk", 8}}}}))
+                .find("topk: 8 is more than num_expert 4"),
+            std::string::npos);
+  EXPECT_NE(error_of(with_data({{"MoEfication", {{"is_moefy", true}, {"num_expert", 4}, {"topk", 2}, {"moe_path", "m"}}}}))
+                .find("MoEfication.moe_path: is written by cook compress"),
+            std::string::npos);
+  EXPECT_NE(error_of(with_data({{"quantization", {{"is_quant", true}}}, {"model", {{"load", "x"}, {"dense_steps", 5}}}}))
+                .find("model.dense_steps: trains a dense model when there is none"),
+            std::string::npos);
+  // MoEfication of GeLU FFNs: caught when the student's shape is known.
+  const CompressConfig gelu =
+      compress_config_from_json(with_data({{"MoEfication", {{"is_moefy", true}, {"num_expert", 8}, {"topk", 2}}}}), "m.json");
+  try {
+    student_config(gelu, model::preset("tiny"));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("m.json: MoEfication.is_moefy: needs ReLU FFNs"), std::string::npos) << e.what();
+  }
+}
+
+TEST(CompressConfig, BmcookModuleNamesBecomeCookModules) {
+  const model::ModelConfig tiny = model::preset("tiny");
+  const auto patterns = cook_module_patterns(tiny, {"fc_", "ff.fc_in_weight", "self_attention.q_proj", "nothing"});
+  EXPECT_EQ(patterns.front(), "fc_");  // already Cook's
+  std::vector<std::string> expected{"fc_"};
+  for (int64_t i = 0; i < tiny.n_layer; ++i) expected.push_back("blocks." + std::to_string(i) + ".ffn.fc_in");
+  for (int64_t i = 0; i < tiny.n_layer; ++i) expected.push_back("blocks." + std::to_string(i) + ".attn.q_proj");
+  expected.push_back("nothing");  // left for the pass to report
+  EXPECT_EQ(patterns, expected);
+}
