@@ -26,6 +26,7 @@ ModelSection read_model(const json& j, const std::string& where) {
   f.string("load", m.load);
   f.integer("dense_steps", m.dense_steps);
   f.number("dense_start_lr", m.dense_start_lr);
+  f.integer("dense_warmup", m.dense_warmup);
   f.integer("seed", m.seed);
   f.boolean("relu", m.relu);
   f.finish();
@@ -172,6 +173,7 @@ json to_json(const CompressConfig& c) {
   return {
       {"model", {{"preset", c.model.preset}, {"load", c.model.load}, {"dense_steps", c.model.dense_steps},
                  {"dense_start_lr", c.model.dense_start_lr},
+                 {"dense_warmup", c.model.dense_warmup},
                  {"seed", c.model.seed}, {"relu", c.model.relu}}},
       {"data", {{"tokens", c.data.tokens}}},
       {"training",
@@ -197,6 +199,7 @@ void validate(const CompressConfig& c) {
   const TrainingSection& t = c.training;
   require(!c.model.preset.empty(), w + ": model.preset", "must name a preset (tiny, small, gpt-j, gpt-j-6b)");
   require_non_negative(c.model.dense_steps, w + ": model.dense_steps");
+  require_non_negative(c.model.dense_warmup, w + ": model.dense_warmup");
   require(c.model.dense_start_lr > 0, w + ": model.dense_start_lr", "must be positive");
   require(c.model.load.empty() || c.model.dense_steps == 0, w + ": model.dense_steps",
           "trains a dense model when there is none; model.load already gives one (give one of them)");

@@ -42,15 +42,15 @@ Splits open_splits(const CompressConfig& c, const model::ModelConfig& config) {
   return s;
 }
 
-train::TrainerOptions trainer_options(const CompressConfig& c, int64_t steps, double start_lr, const std::string& dir,
-                                      bool progress) {
+train::TrainerOptions trainer_options(const CompressConfig& c, int64_t steps, double start_lr, int64_t warmup,
+                                      const std::string& dir, bool progress) {
   const TrainingSection& t = c.training;
   train::TrainerOptions o;
   o.steps = steps;
   o.grad_accum = t.grad_accum;
   o.schedule.kind = train::parse_schedule_kind(t.schedule, c.source + ": training.schedule");
   o.schedule.start_lr = start_lr;
-  o.schedule.warmup_steps = std::min(t.warmup, steps);
+  o.schedule.warmup_steps = std::min(warmup, steps);
   o.schedule.total_steps = steps;
   o.schedule.min_lr = t.min_lr;
   o.weight_decay = t.weight_decay;
@@ -107,7 +107,7 @@ std::string prepare_dense(const CompressConfig& c, const RunOptions& run, std::o
   model::GptJ dense(config);
   const Splits splits = open_splits(c, config);
   log << "dense model: training " << c.model.preset << " for " << c.model.dense_steps << " steps in " << dir << "\n";
-  train::Trainer trainer(dense, trainer_options(c, c.model.dense_steps, c.model.dense_start_lr, dir, run.progress),
+  train::Trainer trainer(dense, trainer_options(c, c.model.dense_steps, c.model.dense_start_lr, c.model.dense_warmup, dir, run.progress),
                          batches(c, splits), validation(c, splits));
   resume_if_interrupted(trainer, dir, log);
   const train::TrainResult r = trainer.run();
@@ -136,7 +136,7 @@ CompressedModel compress(const CompressConfig& c, const std::string& dense_check
 
   const fs::path dir = fs::path(run.save_dir) / c.compressed_folder();
   ensure_directory(dir.string());
-  train::Trainer trainer(out.model, trainer_options(c, c.training.steps, c.training.start_lr, dir.string(), run.progress),
+  train::Trainer trainer(out.model, trainer_options(c, c.training.steps, c.training.start_lr, c.training.warmup, dir.string(), run.progress),
                          batches(c, splits), validation(c, splits));
   log << "compressing (" << c.passes_tag() << ") for " << c.training.steps << " steps in " << dir.string() << "\n";
   attach_passes(trainer, c, std::move(teacher), log);

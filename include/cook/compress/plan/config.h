@@ -39,6 +39,7 @@ struct ModelSection {
   std::string load;              // the dense model: the teacher and the student's start
   int64_t dense_steps = 0;       // > 0 and no `load`: train the dense model first (cached in save_dir/dense)
   double dense_start_lr = 1e-3;  // its peak learning rate (the rest of its schedule is `training`'s)
+  int64_t dense_warmup = 50;     // its warm-up steps
   int64_t seed = 1;
   bool relu = false;             // the student's FFNs become ReLU (BMCook's relu recipe; MoEfication needs it)
 };
