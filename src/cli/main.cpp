@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   cook::cli::add_compare_command(app);
   cook::cli::add_moe_command(app);
   cook::cli::add_prune_command(app);
+  cook::cli::add_launch_command(app);
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
     if (argc > 1) {

@@ -19,5 +19,6 @@ void add_export_command(CLI::App& app);     // export
 void add_compare_command(CLI::App& app);    // compare
 void add_moe_command(CLI::App& app);        // moe dump | split | router
 void add_prune_command(CLI::App& app);      // prune masks
+void add_launch_command(CLI::App& app);     // launch (local workers with torchrun's environment)
 
 }  // namespace cook::cli
