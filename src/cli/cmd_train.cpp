@@ -85,6 +85,9 @@ std::shared_ptr<train::distributed::ZeroTraining> join_run(const TrainArgs& a, t
 void run_train(const CLI::App& cmd, const TrainArgs& a) {
   if (a.data.empty()) throw Error("--data", "is required: a folder written by 'cook data prepare'");
   ModelArgs model_args = a.model;
+  // Under torchrun each local rank takes its own GPU: --device cuda means cuda:LOCAL_RANK.
+  if (auto env = train::distributed::read_worker_environment(); env && model_args.device == "cuda")
+    model_args.device = "cuda:" + std::to_string(env->local_rank);
   const auto quant = resolve_quant(a.quant, model_args);
   ModelSetup setup = build_model(model_args);
   if (quant) attach_quant(*setup.model, *quant);

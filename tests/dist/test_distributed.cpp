@@ -5,6 +5,11 @@
 // checkpoint stays intact.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -28,6 +33,18 @@ std::string cli() {
 }
 
 test::CommandResult run(const std::string& args) { return test::run_command(cli() + " " + args); }
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
 
 std::vector<double> losses(const std::string& save_dir) {
   std::vector<double> out;
@@ -125,6 +142,11 @@ TEST_F(Distributed, Zero3CheckpointFromTwoRanksResumesOnOne) {
   ASSERT_EQ(resumed.status, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("trained to step 4"), std::string::npos) << resumed.output;
   EXPECT_LT(max_weight_difference(two + "/checkpoints/step-00000004", one + "/checkpoints/step-00000004"), 2e-5);
+  // Three ranks cannot continue from 2 × 4 windows taken (8 is not a multiple of 3): an error.
+  auto three = run("launch --nproc 3 -- cook train" + common() + "--batch-size 2 --save-dir " + (dir_ / "resume-three").string() +
+                   " --resume " + two + "/checkpoints/step-00000002");
+  EXPECT_NE(three.status, 0);
+  EXPECT_NE(three.output.find("cannot split evenly"), std::string::npos) << three.output;
   auto l2 = losses(two), l1 = losses(one);
   ASSERT_EQ(l1.size(), 2u);  // steps 3 and 4
   EXPECT_NEAR(l1[0], l2[2], 1e-4 * std::abs(l2[2]));
@@ -135,7 +157,7 @@ TEST_F(Distributed, ADeadRankStopsTheOthersWithAnErrorNamingIt) {
   const std::string save = (dir_ / "dead").string();
   // Rank 1 is killed once the step-2 checkpoint exists; rank 0 must stop within the timeout.
   const std::string script =
-      "cd " + dir_.string() + " && export WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$((20000 + $$ % 20000)); " +
+      "cd " + dir_.string() + " && export WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port()) + "; " +
       "args='train" + common() + "--steps 1000 --batch-size 2 --zero 1 --dist-timeout 10 --save-dir " + save + "'; " +
       "RANK=0 " + cli() + " $args > rank0.log 2>&1 & p0=$!; RANK=1 " + cli() + " $args > rank1.log 2>&1 & p1=$!; " +
       "for i in $(seq 600); do [ -f " + save + "/checkpoints/step-00000002/trainer.json ] && break; sleep 0.05; done; " +

@@ -5,9 +5,14 @@
 #include <thread>
 #include <sstream>
 
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/version.h>
+// Gloo and NCCL are each compiled in when this LibTorch has them (its CMake config defines
+// USE_C10D_GLOO / USE_C10D_NCCL) and ships their headers.
+#if defined(USE_C10D_GLOO) && __has_include(<gloo/config.h>)
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#define COOK_HAVE_GLOO 1
+#endif
 #if defined(USE_C10D_NCCL) && __has_include(<torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>)
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #define COOK_HAVE_NCCL 1
@@ -49,10 +54,17 @@ Communicator::Communicator(const WorkerEnvironment& env, CommunicatorOptions opt
     : env_(env), options_(std::move(options)), impl_(std::make_unique<Impl>()) {
   if (options_.timeout_s <= 0) throw Error("--dist-timeout", "must be positive");
   backend_ = options_.backend;
+#ifdef COOK_HAVE_NCCL
   if (backend_ == "auto") backend_ = options_.device.is_cuda() ? "nccl" : "gloo";
+#else
+  if (backend_ == "auto") backend_ = "gloo";
+#endif
   if (backend_ != "gloo" && backend_ != "nccl") throw Error("--dist-backend", "expected auto, gloo or nccl, got '" + backend_ + "'");
 #ifndef COOK_HAVE_NCCL
   if (backend_ == "nccl") throw Error("--dist-backend", "nccl: this LibTorch was built without NCCL (use gloo)");
+#endif
+#ifndef COOK_HAVE_GLOO
+  if (backend_ == "gloo") throw Error("--dist-backend", "gloo: this LibTorch was built without Gloo (or lacks its headers)");
 #endif
   const auto timeout = to_ms(options_.timeout_s);
   try {
@@ -71,6 +83,7 @@ Communicator::Communicator(const WorkerEnvironment& env, CommunicatorOptions opt
   }
   try {
     if (backend_ == "gloo") {
+#ifdef COOK_HAVE_GLOO
       auto gloo_options = c10d::ProcessGroupGloo::Options::create(timeout);
       if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname != nullptr && *ifname != '\0')
         gloo_options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
@@ -81,6 +94,7 @@ Communicator::Communicator(const WorkerEnvironment& env, CommunicatorOptions opt
       gloo_options->threads = 2;
       impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, static_cast<int>(env_.rank),
                                                                  static_cast<int>(env_.world_size), gloo_options);
+#endif
     } else {
 #ifdef COOK_HAVE_NCCL
       auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
