@@ -4,6 +4,8 @@
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/variable.h>
 
+#include <algorithm>
+
 #include "cook/core/error.h"
 
 namespace cook::train::distributed {
@@ -47,6 +49,8 @@ ZeroTraining::~ZeroTraining() {
 }
 
 void ZeroTraining::attach_model(model::GptJ& model) {
+  model_order_.clear();
+  for (const auto& item : model->named_parameters()) model_order_.emplace(item.key(), model_order_.size());
   if (options_.stage < 3) return;
   blocks_ = model->blocks();
   block_param_names_.clear();
@@ -61,6 +65,15 @@ std::vector<ParamGroup> ZeroTraining::shard_optimizer(const std::vector<ParamGro
   if (!params_.empty()) throw Error("distributed", "shard_optimizer called twice");
   for (const auto& g : groups)
     for (const auto& p : g.params) params_.push_back(p);
+  // Model order (the optimizer's groups split it into decayed and not), so that the backward
+  // pass, which runs in about the reverse of it, completes the buckets one after another; the
+  // parameters of extensions go last.
+  auto position = [&](const NamedParameter& p) {
+    auto it = model_order_.find(p.name);
+    return it == model_order_.end() ? model_order_.size() : it->second;
+  };
+  std::stable_sort(params_.begin(), params_.end(),
+                   [&](const NamedParameter& a, const NamedParameter& b) { return position(a) < position(b); });
   const int64_t world = world_size();
   // Contiguous ranges of about total/world elements: a parameter goes to the range its middle
   // element falls in.
@@ -158,13 +171,13 @@ std::vector<ParamGroup> ZeroTraining::shard_optimizer(const std::vector<ParamGro
     for (auto& unit : units_) release_unit(unit);
   }
   if (options_.stage == 0) return groups;
+  const auto owner_of = owners();
   std::vector<ParamGroup> mine;
-  size_t index = 0;
   for (const auto& g : groups) {
     ParamGroup kept = g;
     kept.params.clear();
     for (const auto& p : g.params)
-      if (owner_[index++] == rank()) kept.params.push_back(p);
+      if (owner_of.at(p.name) == rank()) kept.params.push_back(p);
     mine.push_back(std::move(kept));
   }
   return mine;

@@ -95,7 +95,8 @@ class ZeroTraining : public ParallelTraining {
 
   std::shared_ptr<Communicator> comm_;
   ZeroOptions options_;
-  std::vector<NamedParameter> params_;  // every trainable parameter, in group order
+  std::vector<NamedParameter> params_;  // every trainable parameter, in model order
+  std::map<std::string, size_t> model_order_;  // parameter name → position in the model
   std::vector<int64_t> owner_;
   std::vector<std::vector<int64_t>> shapes_;       // whole shapes (stage 3 empties some tensors)
   std::vector<int64_t> unit_of_;                   // stage 3: block of each parameter, -1 for none
