@@ -13,6 +13,8 @@
 #include "cook/core/error.h"
 #include "cook/text/token_dataset.h"
 #include "cook/train/checkpoint_dir.h"
+#include "cook/train/distributed/environment.h"
+#include "cook/train/distributed/zero.h"
 #include "cook/train/token_batches.h"
 #include "cook/train/trainer.h"
 
@@ -47,6 +49,11 @@ struct TrainArgs {
   bool no_progress = false;
   bool activation_checkpointing = false;
   double time_limit_min = 0;
+  // Distributed training (under torchrun or cook launch).
+  int zero = 0;
+  std::string dist_backend = "auto";
+  double dist_timeout_s = 300;
+  double bucket_mb = 25;
   // Compression passes (each wired in its own train_<method>.cpp).
   DistillArgs distill;
   PruningTrainArgs pruning;
@@ -57,9 +64,30 @@ void print_eval(const std::string& what, const train::EvalResult& e) {
   std::cout << what << ": loss " << e.loss << ", perplexity " << e.perplexity << " over " << e.tokens << " tokens\n";
 }
 
+// The rank's share of a multi-process run when torchrun's environment is there; nullptr otherwise.
+std::shared_ptr<train::distributed::ZeroTraining> join_run(const TrainArgs& a, torch::Device device) {
+  auto env = train::distributed::read_worker_environment();
+  if (!env) {
+    if (a.zero < 0 || a.zero > 3) throw Error("--zero", "expected 0, 1, 2 or 3, got " + std::to_string(a.zero));
+    return nullptr;  // one process: every ZeRO stage is plain training
+  }
+  train::distributed::CommunicatorOptions comm;
+  comm.backend = a.dist_backend;
+  comm.device = device;
+  comm.timeout_s = a.dist_timeout_s;
+  train::distributed::ZeroOptions zero;
+  zero.stage = a.zero;
+  zero.bucket_mb = a.bucket_mb;
+  auto communicator = std::make_shared<train::distributed::Communicator>(*env, comm);
+  return std::make_shared<train::distributed::ZeroTraining>(communicator, zero);
+}
+
 void run_train(const CLI::App& cmd, const TrainArgs& a) {
   if (a.data.empty()) throw Error("--data", "is required: a folder written by 'cook data prepare'");
   ModelArgs model_args = a.model;
+  // Under torchrun each local rank takes its own GPU: --device cuda means cuda:LOCAL_RANK.
+  if (auto env = train::distributed::read_worker_environment(); env && model_args.device == "cuda")
+    model_args.device = "cuda:" + std::to_string(env->local_rank);
   const auto quant = resolve_quant(a.quant, model_args);
   ModelSetup setup = build_model(model_args);
   if (quant) attach_quant(*setup.model, *quant);
@@ -72,8 +100,11 @@ void run_train(const CLI::App& cmd, const TrainArgs& a) {
                                  std::to_string(setup.model->config().n_positions));
   auto eval_source = std::make_shared<train::TokenEvalSource>(valid_split, a.batch_size, a.seq_len);
 
+  auto parallel = join_run(a, setup.model->parameters().front().device());
+  const bool writer = !parallel || parallel->is_writer();
   train::TrainerOptions o;
-  train::TokenBatchOptions batches{a.batch_size, a.seq_len, a.model.seed, 0, 1};
+  train::TokenBatchOptions batches{a.batch_size, a.seq_len, a.model.seed, parallel ? parallel->rank() : 0,
+                                   parallel ? parallel->world_size() : 1};
   auto train_source = std::make_shared<train::TokenBatchSource>(train_split, batches);
   if (a.steps > 0 && a.epochs > 0) throw Error("--steps", "give --steps or --epochs, not both");
   o.steps = a.steps;
@@ -98,18 +129,22 @@ void run_train(const CLI::App& cmd, const TrainArgs& a) {
   if (a.time_limit_min < 0) throw Error("--time-limit", "must not be negative");
   o.time_limit_s = a.time_limit_min * 60.0;
 
-  setup.model->set_activation_checkpointing(a.activation_checkpointing);
+  // Stage 3 keeps one block whole at a time only when blocks are recomputed in backward.
+  setup.model->set_activation_checkpointing(a.activation_checkpointing || (parallel && a.zero == 3));
   train::Trainer trainer(setup.model, o, train_source, eval_source);
+  if (parallel) trainer.set_parallel(parallel);
   setup_distillation(cmd, a.distill, trainer);
   if (a.eval_only) {
-    print_eval("validation", trainer.evaluate());
-    save_hidden_if_asked(setup.model, a.moe, a.data, a.save_dir, a.batch_size, a.seq_len, !a.no_progress);
+    const auto e = trainer.evaluate();
+    if (writer) print_eval("validation", e);
+    if (writer) save_hidden_if_asked(setup.model, a.moe, a.data, a.save_dir, a.batch_size, a.seq_len, !a.no_progress);
     return;
   }
   attach_pruning(trainer, a.pruning);
   if (!a.resume.empty()) trainer.resume(a.resume);
   else if (a.resuming_step > 0) trainer.resume(train::checkpoint_path(a.save_dir, a.resuming_step));
   auto result = trainer.run();
+  if (!writer) return;
   std::cout << "trained to step " << result.steps_done << " (" << result.skipped_steps << " skipped)";
   if (!result.last_checkpoint.empty()) std::cout << "; checkpoint " << result.last_checkpoint;
   std::cout << "\n";
@@ -159,6 +194,16 @@ void add_train_command(CLI::App& app) {
   add_pruning_train_options(*cmd, args->pruning);
   add_train_moe_options(*cmd, args->moe);
   add_quant_options(*cmd, args->quant);
+  cmd->add_option("--zero", args->zero,
+                  "Under torchrun/cook launch: 0 data parallel, 1 + sharded optimizer state, 2 + sharded gradients, "
+                  "3 + parameters sharded per block (turns on --activation-checkpointing)")
+      ->capture_default_str();
+  cmd->add_option("--dist-backend", args->dist_backend, "Process group: auto (nccl on CUDA, else gloo), gloo or nccl")
+      ->capture_default_str();
+  cmd->add_option("--dist-timeout", args->dist_timeout_s,
+                  "Seconds a collective may wait for the other ranks before the run stops with an error naming them")
+      ->capture_default_str();
+  cmd->add_option("--bucket-mb", args->bucket_mb, "Gradient bucket size in MB")->capture_default_str();
   cmd->callback([cmd, args] { run_train(*cmd, *args); });
 }
 

@@ -31,10 +31,12 @@ int main(int argc, char** argv) {
   cook::cli::add_prune_command(app);
   cook::cli::add_compress_command(app);
   cook::cli::add_report_command(app);
+  cook::cli::add_launch_command(app);
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
-    // `cook compress --config` reads its own sectioned config (compress/plan/config.h).
-    if (argc > 1 && std::string(argv[1]) != "compress") {
+    // `cook compress --config` reads its own sectioned config (compress/plan/config.h), and
+    // `cook launch -- cook train --config F` leaves F to the workers.
+    if (argc > 1 && std::string(argv[1]) != "compress" && std::string(argv[1]) != "launch") {
       const std::string name = argv[1];
       for (CLI::App* command : app.get_subcommands([&](CLI::App* c) { return c->get_name() == name; }))
         args = cook::cli::expand_config_files(*command, args);

@@ -13,22 +13,26 @@ GptJBlockImpl::GptJBlockImpl(const ModelConfig& config) {
 }
 
 BlockOutput GptJBlockImpl::forward(const torch::Tensor& x, const AttentionContext& ctx) {
+  if (on_forward_begin) on_forward_begin(*this);
   BlockOutput out;
   out.ffn_input = ln->forward(x);
   AttentionOutput a = attn->forward(out.ffn_input, ctx);
   const torch::Tensor f = ffn_->forward(out.ffn_input);
   out.hidden = a.output + f + x;  // GPT-J's order: attn + ffn + residual
   out.scores = std::move(a.scores);
+  if (on_forward_end) on_forward_end(*this);
   return out;
 }
 
 BlockOutput GptJBlockImpl::forward_cached(const torch::Tensor& x, const AttentionContext& ctx,
                                           torch::Tensor& k_cache, torch::Tensor& v_cache) {
+  if (on_forward_begin) on_forward_begin(*this);
   BlockOutput out;
   out.ffn_input = ln->forward(x);
   AttentionOutput a = attn->forward_cached(out.ffn_input, ctx, k_cache, v_cache);
   const torch::Tensor f = ffn_->forward(out.ffn_input);
   out.hidden = a.output + f + x;
+  if (on_forward_end) on_forward_end(*this);
   return out;
 }
 

@@ -60,6 +60,12 @@ std::vector<torch::Tensor> AdamW::parameters() const {
   return out;
 }
 
+std::vector<std::string> AdamW::state_keys(const std::string& name, torch::ScalarType dtype) {
+  std::vector<std::string> keys{"optimizer." + name + ".exp_avg", "optimizer." + name + ".exp_avg_sq"};
+  if (dtype != torch::kFloat32) keys.push_back("optimizer." + name + ".master");
+  return keys;
+}
+
 std::map<std::string, torch::Tensor> AdamW::state_tensors() const {
   std::map<std::string, torch::Tensor> out;
   for (const auto& [name, slot] : slots_) {

@@ -42,7 +42,27 @@ Batch TokenBatchSource::next() {
 }
 
 nlohmann::json TokenBatchSource::position() const { return sampler_.state(); }
-void TokenBatchSource::restore(const nlohmann::json& position) { sampler_.restore(position); }
+void TokenBatchSource::restore(const nlohmann::json& position) {
+  // A position saved by another world size: the ranks had taken index·world_size entries of the
+  // epoch's order together; this world continues from the same entry (when it divides evenly).
+  auto saved_world = position.is_object() ? position.find("world_size") : position.end();
+  if (saved_world != position.end() && saved_world->is_number_integer() &&
+      saved_world->get<int64_t>() != options_.world_size && position.contains("index") &&
+      position.at("index").is_number_integer()) {
+    const int64_t taken = position.at("index").get<int64_t>() * saved_world->get<int64_t>();
+    if (taken % options_.world_size != 0)
+      throw Error("sampler state", "the run had taken " + std::to_string(taken) + " windows of epoch " +
+                                       position.value("epoch", nlohmann::json()).dump() + " over " +
+                                       std::to_string(saved_world->get<int64_t>()) + " ranks, which " +
+                                       std::to_string(options_.world_size) + " ranks cannot split evenly");
+    nlohmann::json rescaled = position;
+    rescaled["index"] = taken / options_.world_size;
+    rescaled["world_size"] = options_.world_size;
+    sampler_.restore(rescaled);
+    return;
+  }
+  sampler_.restore(position);
+}
 
 int64_t TokenBatchSource::batches_per_epoch() const { return sampler_.windows_per_rank() / options_.batch_size; }
 

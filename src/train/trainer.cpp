@@ -59,6 +59,11 @@ void Trainer::add_extension(std::shared_ptr<TrainingExtension> extension) {
   extensions_.push_back(std::move(extension));
 }
 
+void Trainer::set_parallel(std::shared_ptr<ParallelTraining> parallel) {
+  if (optimizer_) throw Error("trainer", "set_parallel after training started");
+  parallel_ = std::move(parallel);
+}
+
 void Trainer::build_optimizer() {
   ParamGroup decay{"decay", {}, options_.weight_decay, 1.0};
   ParamGroup no_decay{"no_decay", {}, 0.0, 1.0};
@@ -69,12 +74,47 @@ void Trainer::build_optimizer() {
   std::vector<ParamGroup> groups{decay, no_decay};
   for (const auto& ext : extensions_)
     for (auto& g : ext->parameter_groups()) groups.push_back(std::move(g));
+  trainable_.clear();
+  for (const auto& g : groups)
+    for (const auto& p : g.params) trainable_.push_back(p.tensor);
+  if (parallel_) {
+    parallel_->attach_model(model_);
+    groups = parallel_->shard_optimizer(groups);
+  }
   optimizer_ = std::make_unique<AdamW>(std::move(groups), options_.adam);
+}
+
+void Trainer::zero_all_grads() {
+  for (auto& p : trainable_) {
+    auto& g = p.mutable_grad();
+    if (g.defined()) g = torch::Tensor();
+  }
+}
+
+double Trainer::global_grad_norm_and_clip() {
+  if (!parallel_) return clip_grad_norm(trainable_, options_.clip_norm);
+  torch::NoGradGuard no_grad;
+  // Each rank adds the squares of the gradients it owns; the sum over ranks is the global norm².
+  double local = 0.0;
+  for (const auto& p : parallel_->owned_parameters())
+    if (p.grad().defined()) local += p.grad().to(torch::kFloat32).pow(2).sum().item<double>();
+  const double norm = std::sqrt(parallel_->sum({local}, "gradient norm")[0]);
+  if (options_.clip_norm > 0.0 && std::isfinite(norm) && norm > options_.clip_norm) {
+    const double scale = options_.clip_norm / (norm + 1e-6);
+    for (auto& p : trainable_)
+      if (p.grad().defined()) p.mutable_grad().mul_(scale);
+  }
+  return norm;
+}
+
+bool Trainer::any_rank(bool local, const std::string& what) {
+  if (!parallel_) return local;
+  return parallel_->sum({local ? 1.0 : 0.0}, what)[0] > 0.0;
 }
 
 Trainer::StepStats Trainer::train_step() {
   StepStats stats;
-  optimizer_->zero_grad();
+  zero_all_grads();
   const double scale = 1.0 / static_cast<double>(options_.grad_accum);
   const torch::Device device = model_->parameters().front().device();
   bool finite = true;
@@ -94,17 +134,34 @@ Trainer::StepStats Trainer::train_step() {
     stats.lm_loss += lm.item<double>() * scale;
     for (const auto& [name, value] : terms) stats.terms[name] += value.item<double>() * scale;
     stats.tokens += batch.target_count();
+    if (parallel_) parallel_->prepare_backward(micro + 1 == options_.grad_accum);
     (total * scale).backward();
   }
+  if (parallel_) {
+    parallel_->finish_gradients();
+    // The global mean loss (every rank's micro-batches hold the same number of windows) and the
+    // global token count.
+    std::vector<double> local{stats.loss, stats.lm_loss, static_cast<double>(stats.tokens)};
+    for (const auto& [name, value] : stats.terms) local.push_back(value);
+    const auto global = parallel_->sum(local, "loss");
+    const double world = static_cast<double>(parallel_->world_size());
+    stats.loss = global[0] / world;
+    stats.lm_loss = global[1] / world;
+    stats.tokens = static_cast<int64_t>(global[2]);
+    size_t k = 3;
+    for (auto& [name, value] : stats.terms) value = global[k++] / world;
+    finite = std::isfinite(stats.loss);  // a non-finite loss on any rank makes the sum non-finite
+  }
   for (const auto& ext : extensions_) ext->before_step(step_ + 1);
-  stats.grad_norm = clip_grad_norm(optimizer_->parameters(), options_.clip_norm);
+  stats.grad_norm = global_grad_norm_and_clip();
   if (!finite || !std::isfinite(stats.grad_norm)) {
     stats.skipped = true;
-    optimizer_->zero_grad();
+    zero_all_grads();
     return stats;
   }
   stats.lr = options_.schedule.at(step_ + 1);
   optimizer_->step(stats.lr);
+  if (parallel_) parallel_->after_optimizer_step();
   ++step_;
   for (const auto& ext : extensions_) ext->after_step(step_);
   return stats;
@@ -117,10 +174,21 @@ EvalResult Trainer::evaluate() {
 
 std::string Trainer::save_checkpoint() {
   if (options_.save_dir.empty()) return "";
+  // Every rank takes part in gathering the sharded optimizer state; rank 0 alone writes one
+  // consolidated checkpoint, which any world size can resume.
+  auto optimizer_state = parallel_ ? parallel_->gather_optimizer_state(*optimizer_) : optimizer_->state_tensors();
+  std::map<std::string, torch::Tensor> parameters;
+  if (parallel_) parameters = parallel_->gather_parameters(model_);
+  else
+    for (const auto& item : model_->named_parameters()) parameters[item.key()] = item.value();
+  if (parallel_ && !parallel_->is_writer()) {
+    parallel_->barrier("checkpoint written");
+    return checkpoint_path(options_.save_dir, step_);
+  }
   CheckpointContents contents;
   contents.config = model_->config();
-  for (const auto& item : model_->named_parameters()) contents.model[item.key()] = item.value();
-  contents.optimizer = optimizer_->state_tensors();
+  contents.model = std::move(parameters);
+  contents.optimizer = std::move(optimizer_state);
   nlohmann::json ext_meta = nlohmann::json::object();
   for (const auto& ext : extensions_) {
     nlohmann::json meta = nlohmann::json::object();
@@ -142,6 +210,7 @@ std::string Trainer::save_checkpoint() {
       {"extensions", ext_meta}};
   std::string folder = write_checkpoint(options_.save_dir, step_, contents);
   prune_checkpoints(options_.save_dir, options_.keep_last);
+  if (parallel_) parallel_->barrier("checkpoint written");
   return folder;
 }
 
@@ -152,7 +221,9 @@ void Trainer::resume(const std::string& checkpoint) {
     if (all.empty()) throw Error("--resume", "no checkpoint under '" + options_.save_dir + "/checkpoints'");
     folder = all.back();
   }
-  if (!optimizer_) build_optimizer();
+  // The model is loaded before the optimizer is built, while every parameter is whole (a
+  // parallel run may shard them when the optimizer is built).
+  const bool build_after_load = !optimizer_;
   CheckpointContents contents = read_checkpoint_dir(folder);
   {
     torch::NoGradGuard no_grad;
@@ -165,6 +236,7 @@ void Trainer::resume(const std::string& checkpoint) {
       item.value().copy_(it->second);
     }
   }
+  if (build_after_load) build_optimizer();
   const auto& t = contents.trainer;
   const std::string where = folder + "/trainer.json";
   try {
@@ -190,7 +262,7 @@ void Trainer::resume(const std::string& checkpoint) {
 }
 
 void Trainer::log_metrics(const nlohmann::json& record) {
-  if (options_.save_dir.empty()) return;
+  if (options_.save_dir.empty() || (parallel_ && !parallel_->is_writer())) return;
   std::ofstream out(options_.save_dir + "/metrics.jsonl", std::ios::app);
   out << record.dump() << "\n";
   if (!out) throw Error(options_.save_dir + "/metrics.jsonl", "cannot append metrics");
@@ -198,7 +270,8 @@ void Trainer::log_metrics(const nlohmann::json& record) {
 
 TrainResult Trainer::run() {
   if (!optimizer_) build_optimizer();
-  if (!options_.save_dir.empty()) ensure_directory(options_.save_dir);
+  const bool writer = !parallel_ || parallel_->is_writer();
+  if (!options_.save_dir.empty() && writer) ensure_directory(options_.save_dir);
   std::optional<StopSignal> stop;
   if (options_.stop_on_signal) stop.emplace();
   model_->train();
@@ -208,7 +281,7 @@ TrainResult Trainer::run() {
   bar_options.label = "train";
   bar_options.total = options_.steps - first_step;
   bar_options.item_name = "steps";
-  bar_options.mode = options_.progress ? Progress::Mode::automatic : Progress::Mode::off;
+  bar_options.mode = options_.progress && writer ? Progress::Mode::automatic : Progress::Mode::off;
   Progress bar(bar_options);
   int64_t nonfinite_in_row = 0;
   const auto run_start = Clock::now();
@@ -260,15 +333,21 @@ TrainResult Trainer::run() {
     }
     if (!last && options_.save_interval > 0 && step_ % options_.save_interval == 0)
       result.last_checkpoint = save_checkpoint();
-    if (options_.time_limit_s > 0 && step_ < options_.steps && seconds_since(run_start) >= options_.time_limit_s) {
+    // Every rank must stop at the same step: the decisions are agreed on (any rank's counts).
+    const bool time_up = any_rank(
+        options_.time_limit_s > 0 && step_ < options_.steps && seconds_since(run_start) >= options_.time_limit_s,
+        "time limit");
+    const bool signalled = stop ? any_rank(stop->requested(), "stop signal") : false;
+    if (time_up) {
       result.stopped_by_time_limit = true;
       bar.message("time limit of " + format_duration(options_.time_limit_s) + " reached at step " +
                   std::to_string(step_) + ": evaluating, saving a checkpoint and stopping");
       break;
     }
-    if (stop && stop->requested()) {
+    if (signalled) {
       result.stopped_by_signal = true;
-      bar.message("signal " + std::to_string(stop->signal_number()) + " received: saving a checkpoint and stopping");
+      bar.message(stop->requested() ? "signal " + std::to_string(stop->signal_number()) + " received: saving a checkpoint and stopping"
+                                    : "another rank received a signal: saving a checkpoint and stopping");
       break;
     }
   }

@@ -21,5 +21,6 @@ void add_moe_command(CLI::App& app);        // moe dump | split | router
 void add_prune_command(CLI::App& app);      // prune masks
 void add_compress_command(CLI::App& app);   // compress
 void add_report_command(CLI::App& app);     // report
+void add_launch_command(CLI::App& app);     // launch (local workers with torchrun's environment)
 
 }  // namespace cook::cli

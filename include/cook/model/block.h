@@ -2,6 +2,7 @@
 // same layer-norm output). Parameters: ln.{weight,bias}, attn.{q,k,v,out}_proj.weight,
 // ffn.fc_in.{weight,bias?}, ffn.fc_out.{weight,bias}.
 #pragma once
+#include <functional>
 #include <memory>
 
 #include <torch/torch.h>
@@ -36,6 +37,11 @@ class GptJBlockImpl : public torch::nn::Module {
 
   torch::nn::LayerNorm ln{nullptr};
   Attention attn{nullptr};
+
+  // Called at the start and at the end of every forward of this block (the recomputation in
+  // backward too, see recompute.h), when set: lets a trainer that shards parameters bring this
+  // block's in just before use and release them after (train/distributed/zero.h, stage 3).
+  std::function<void(GptJBlockImpl&)> on_forward_begin, on_forward_end;
 
  private:
   std::shared_ptr<FeedForwardImpl> ffn_;

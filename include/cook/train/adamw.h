@@ -46,6 +46,8 @@ class AdamW {
 
   // "optimizer.<param>.exp_avg" / ".exp_avg_sq" / ".master" (only for non-fp32 parameters).
   std::map<std::string, torch::Tensor> state_tensors() const;
+  // The state_tensors() keys of one parameter (each an fp32 tensor of the parameter's shape).
+  static std::vector<std::string> state_keys(const std::string& name, torch::ScalarType dtype);
   // Restores what state_tensors() saved; a missing or misshaped entry is an error naming it.
   void load_state_tensors(const std::map<std::string, torch::Tensor>& tensors, int64_t steps_taken,
                           const std::string& where);

@@ -24,6 +24,8 @@ class TokenBatchSource : public BatchSource {
   TokenBatchSource(std::shared_ptr<const text::TokenDataset> data, TokenBatchOptions options);
   Batch next() override;
   nlohmann::json position() const override;
+  // Also restores a position saved with another world size: the new ranks continue the same
+  // epoch order from the same window (an Error when the windows taken do not split evenly).
   void restore(const nlohmann::json& position) override;
   // Optimizer-free arithmetic for --epochs: micro-batches in one epoch of this rank.
   int64_t batches_per_epoch() const;

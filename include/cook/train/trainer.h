@@ -16,6 +16,7 @@
 #include "cook/train/evaluate.h"
 #include "cook/train/extension.h"
 #include "cook/train/lr_schedule.h"
+#include "cook/train/parallel.h"
 
 namespace cook::train {
 
@@ -54,6 +55,10 @@ class Trainer {
 
   // Before run(): extensions add losses, hooks, parameters and checkpoint state.
   void add_extension(std::shared_ptr<TrainingExtension> extension);
+  // Before run() and resume(): trains as one rank of a multi-process run (see parallel.h). The
+  // train source must already give this rank's share of each batch; only rank 0 writes metrics,
+  // checkpoints and the progress bar, and losses and norms are the global ones.
+  void set_parallel(std::shared_ptr<ParallelTraining> parallel);
   // Restores model, optimizer, schedule, data position, RNG and extension state from a
   // checkpoint folder written by this trainer ("latest" picks the newest under save_dir).
   void resume(const std::string& checkpoint);
@@ -73,13 +78,18 @@ class Trainer {
   StepStats train_step();
   std::string save_checkpoint();
   void log_metrics(const nlohmann::json& record);
+  void zero_all_grads();
+  double global_grad_norm_and_clip();
+  bool any_rank(bool local, const std::string& what);
 
   model::GptJ model_;
   TrainerOptions options_;
   std::shared_ptr<BatchSource> train_data_;
   std::shared_ptr<EvalSource> eval_data_;
   std::vector<std::shared_ptr<TrainingExtension>> extensions_;
+  std::shared_ptr<ParallelTraining> parallel_;
   std::unique_ptr<AdamW> optimizer_;
+  std::vector<torch::Tensor> trainable_;  // every trainable parameter (the optimizer may hold a shard)
   int64_t step_ = 0;
   int64_t tokens_seen_ = 0;
 };

@@ -1,0 +1,58 @@
+// How the Trainer takes part in a multi-process run without knowing the transport: the hooks it
+// calls around backward and the optimizer step. A Trainer without one trains alone, exactly as
+// before; train/distributed/zero.h implements it on c10d (data parallel and ZeRO stages).
+//
+// The contract, per optimizer step, on every rank in the same order:
+//   prepare_backward(last)    before each micro-batch's backward; `last` on the final one, whose
+//                             backward may start reducing gradients as they become ready
+//   finish_gradients()        after the last backward: every parameter this rank owns holds the
+//                             gradient averaged over all ranks (others may hold none)
+//   sum(...)                  global sums for the loss, token count and gradient norm
+//   after_optimizer_step()    after the local optimizer updated the owned parameters: every
+//                             rank again holds the whole, updated model
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "cook/model/gptj.h"
+#include "cook/train/adamw.h"
+
+namespace cook::train {
+
+class ParallelTraining {
+ public:
+  virtual ~ParallelTraining() = default;
+  virtual int64_t rank() const = 0;
+  virtual int64_t world_size() const = 0;
+  bool is_writer() const { return rank() == 0; }  // the one rank that writes metrics and checkpoints
+
+  // Called once, before shard_optimizer, with the model being trained (a stage that shards
+  // parameters hooks its blocks here).
+  virtual void attach_model(model::GptJ& model) {}
+  // Called once with every trainable parameter group; returns the groups (same names and
+  // hyper-parameters) whose optimizer state this rank keeps.
+  virtual std::vector<ParamGroup> shard_optimizer(const std::vector<ParamGroup>& groups) = 0;
+  // The parameters whose (averaged) gradients this rank holds after finish_gradients() and whose
+  // squared norms it contributes to the global gradient norm; disjoint across ranks.
+  virtual std::vector<torch::Tensor> owned_parameters() const = 0;
+
+  virtual void prepare_backward(bool last_micro_batch) = 0;
+  virtual void finish_gradients() = 0;
+  virtual void after_optimizer_step() = 0;
+
+  // Element-wise sums over ranks.
+  virtual std::vector<double> sum(const std::vector<double>& values, const std::string& what) = 0;
+  // The whole optimizer state (AdamW::state_tensors() keys of every parameter) on rank 0; other
+  // ranks return an empty map. Gathered one tensor at a time. Every rank must call it.
+  virtual std::map<std::string, torch::Tensor> gather_optimizer_state(const AdamW& local) = 0;
+  // The model's whole parameters by name on rank 0 (other ranks: an empty map), for checkpoints.
+  // Every rank must call it.
+  virtual std::map<std::string, torch::Tensor> gather_parameters(model::GptJ& model) = 0;
+  virtual void barrier(const std::string& what) = 0;
+};
+
+}  // namespace cook::train

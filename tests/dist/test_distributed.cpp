@@ -1,0 +1,189 @@
+// Distributed training end to end through the built `cook` binary on CPU with Gloo: two ranks with
+// per-rank batch b train exactly like one process with batch 2b (losses per step and final
+// weights, within float tolerance) for data parallel and each ZeRO stage; a 2-rank checkpoint
+// resumes on 1 rank (stage 3, whose checkpoint gathers blocks from their owners); a rank that dies makes the other stop with an error naming it, and the last
+// checkpoint stays intact.
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "../common/run_command.h"
+#include "cook/train/checkpoint_dir.h"
+
+namespace fs = std::filesystem;
+using namespace cook;
+
+namespace {
+
+std::string cli() {
+  const char* c = std::getenv("COOK_CLI");
+  return c ? c : "cook";
+}
+
+test::CommandResult run(const std::string& args) { return test::run_command(cli() + " " + args); }
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::vector<double> losses(const std::string& save_dir) {
+  std::vector<double> out;
+  std::ifstream in(save_dir + "/metrics.jsonl");
+  std::string line;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (j.contains("loss") && !j.contains("skipped")) out.push_back(j.at("loss").get<double>());
+  }
+  return out;
+}
+
+// Largest |a - b| over every model tensor of two checkpoint folders.
+double max_weight_difference(const std::string& a, const std::string& b) {
+  auto ca = train::read_checkpoint_dir(a), cb = train::read_checkpoint_dir(b);
+  EXPECT_EQ(ca.model.size(), cb.model.size());
+  double worst = 0;
+  for (const auto& [name, t] : ca.model) {
+    auto it = cb.model.find(name);
+    if (it == cb.model.end()) {
+      ADD_FAILURE() << name << " missing in " << b;
+      return 1e9;
+    }
+    worst = std::max(worst, (t - it->second).abs().max().item<double>());
+  }
+  return worst;
+}
+
+class Distributed : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!std::getenv("COOK_CLI")) GTEST_SKIP() << "COOK_CLI is not set (ctest sets it to the built cook)";
+    dir_ = fs::temp_directory_path() / ("cook-dist-" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "text");
+    std::string body;
+    for (int i = 0; i < 120; ++i)
+      body += "Sentence " + std::to_string(i * 7919 % 1000) + " of the union: the people are " +
+              (i % 3 ? "free" : "strong") + ", and the year is " + std::to_string(1900 + i) + ". ";
+    for (const char* name : {"1900_a_x.txt", "1950_b_y.txt", "1995_c_z.txt"}) std::ofstream(dir_ / "text" / name) << body;
+    auto prep = run("data prepare --input " + (dir_ / "text").string() + " --output " + data() + " --split-rule sotu --quiet");
+    ASSERT_EQ(prep.status, 0) << prep.output;
+    // The reference: one process, batch 4.
+    auto single = run("train" + common() + "--batch-size 4 --save-dir " + (dir_ / "single").string());
+    ASSERT_EQ(single.status, 0) << single.output;
+  }
+  static void TearDownTestSuite() { fs::remove_all(dir_); }
+
+  static std::string data() { return (dir_ / "tokens").string(); }
+  static std::string common() {
+    return " --model tiny --seq-len 16 --steps 4 --save-interval 2 --log-interval 1 --no-progress --start-lr 3e-3"
+           " --warmup 2 --schedule cosine --eval-batches 2 --dist-timeout 60 --data " + data() + " ";
+  }
+  static std::string final_checkpoint(const std::string& run) { return (dir_ / run / "checkpoints/step-00000004").string(); }
+
+  // Two ranks with batch 2 must match one process with batch 4.
+  static void expect_matches_single(int stage) {
+    const std::string name = "zero" + std::to_string(stage);
+    auto r = run("launch --nproc 2 -- cook train" + common() + "--batch-size 2 --zero " + std::to_string(stage) +
+                 " --save-dir " + (dir_ / name).string());
+    ASSERT_EQ(r.status, 0) << r.output;
+    auto one = losses((dir_ / "single").string()), two = losses((dir_ / name).string());
+    ASSERT_EQ(one.size(), 4u);
+    ASSERT_EQ(two.size(), 4u) << "rank 0 alone writes one metrics line per step";
+    for (size_t i = 0; i < one.size(); ++i) EXPECT_NEAR(one[i], two[i], 1e-4 * std::abs(one[i])) << "step " << i + 1;
+    // The losses must change as the model learns, or the comparison would prove little.
+    EXPECT_GT(std::abs(one.front() - one.back()), 1e-3);
+    EXPECT_LT(max_weight_difference(final_checkpoint("single"), final_checkpoint(name)), 2e-5);
+    EXPECT_GT(max_weight_difference(final_checkpoint("single"), (dir_ / "single/checkpoints/step-00000002").string()), 1e-4);
+  }
+
+  static inline fs::path dir_;
+};
+
+TEST_F(Distributed, DataParallelMatchesOneProcessWithTheWholeBatch) { expect_matches_single(0); }
+TEST_F(Distributed, Zero1MatchesOneProcessWithTheWholeBatch) { expect_matches_single(1); }
+TEST_F(Distributed, Zero2MatchesOneProcessWithTheWholeBatch) { expect_matches_single(2); }
+TEST_F(Distributed, Zero3MatchesOneProcessWithTheWholeBatch) { expect_matches_single(3); }
+
+TEST_F(Distributed, Zero3CheckpointFromTwoRanksResumesOnOne) {
+  const std::string two = (dir_ / "resume-two").string(), one = (dir_ / "resume-one").string();
+  auto r = run("launch --nproc 2 -- cook train" + common() + "--batch-size 2 --zero 3 --save-dir " + two);
+  ASSERT_EQ(r.status, 0) << r.output;
+  // The consolidated checkpoint holds the whole model and optimizer state, though each rank kept
+  // only its share.
+  auto ckpt = train::read_checkpoint_dir(two + "/checkpoints/step-00000002");
+  EXPECT_EQ(ckpt.optimizer.count("optimizer.embed.weight.exp_avg"), 1u);
+  EXPECT_EQ(ckpt.optimizer.count("optimizer.lm_head.weight.exp_avg_sq"), 1u);
+  EXPECT_EQ(ckpt.optimizer.count("optimizer.blocks.0.ffn.fc_in.weight.exp_avg"), 1u);
+  EXPECT_EQ(ckpt.optimizer.count("optimizer.blocks.1.ffn.fc_in.weight.exp_avg"), 1u);
+  ASSERT_EQ(ckpt.model.count("blocks.1.attn.q_proj.weight"), 1u);
+  EXPECT_EQ(ckpt.model.at("blocks.1.attn.q_proj.weight").numel(), 64 * 64);
+  auto resumed = run("train" + common() + "--batch-size 4 --save-dir " + one + " --resume " + two +
+                     "/checkpoints/step-00000002");
+  ASSERT_EQ(resumed.status, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("trained to step 4"), std::string::npos) << resumed.output;
+  EXPECT_LT(max_weight_difference(two + "/checkpoints/step-00000004", one + "/checkpoints/step-00000004"), 2e-5);
+  // Three ranks cannot continue from 2 × 4 windows taken (8 is not a multiple of 3): an error.
+  auto three = run("launch --nproc 3 -- cook train" + common() + "--batch-size 2 --save-dir " + (dir_ / "resume-three").string() +
+                   " --resume " + two + "/checkpoints/step-00000002");
+  EXPECT_NE(three.status, 0);
+  EXPECT_NE(three.output.find("cannot split evenly"), std::string::npos) << three.output;
+  auto l2 = losses(two), l1 = losses(one);
+  ASSERT_EQ(l1.size(), 2u);  // steps 3 and 4
+  EXPECT_NEAR(l1[0], l2[2], 1e-4 * std::abs(l2[2]));
+  EXPECT_NEAR(l1[1], l2[3], 1e-4 * std::abs(l2[3]));
+}
+
+TEST_F(Distributed, ADeadRankStopsTheOthersWithAnErrorNamingIt) {
+  const std::string save = (dir_ / "dead").string();
+  // Rank 1 is killed once the step-2 checkpoint exists; rank 0 must stop within the timeout.
+  const std::string script =
+      "cd " + dir_.string() + " && export WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port()) + "; " +
+      "args='train" + common() + "--steps 1000 --batch-size 2 --zero 1 --dist-timeout 10 --save-dir " + save + "'; " +
+      "RANK=0 " + cli() + " $args > rank0.log 2>&1 & p0=$!; RANK=1 " + cli() + " $args > rank1.log 2>&1 & p1=$!; " +
+      "for i in $(seq 600); do [ -f " + save + "/checkpoints/step-00000002/trainer.json ] && break; sleep 0.05; done; " +
+      "kill -9 $p1; start=$(date +%s); wait $p0; rc=$?; echo \"rank0 exit $rc after $(( $(date +%s) - start )) s\"; cat rank0.log";
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = test::run_command("bash -c " + test::shell_quote(script));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(seconds, 40) << r.output;
+  EXPECT_EQ(r.output.find("rank0 exit 0 "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("rank0 exit"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("rank 1"), std::string::npos) << r.output;
+  // The last checkpoint written before the failure is whole.
+  auto checkpoints = train::list_checkpoints(save);
+  ASSERT_FALSE(checkpoints.empty());
+  auto c = train::read_checkpoint_dir(checkpoints.back());
+  EXPECT_GT(c.model.size(), 0u);
+}
+
+TEST_F(Distributed, LaunchReportsAFailingRankAndItsStatus) {
+  auto r = run("launch --nproc 2 --grace 5 -- sh -c 'exit $((RANK * 3))'");
+  EXPECT_EQ(r.status, 3) << r.output;
+  EXPECT_NE(r.output.find("rank 1 exited with status 3"), std::string::npos) << r.output;
+  auto env = run("launch --nproc 2 -- sh -c 'echo \"r=$RANK w=$WORLD_SIZE l=$LOCAL_RANK a=$MASTER_ADDR p=${MASTER_PORT:+set}\"'");
+  ASSERT_EQ(env.status, 0) << env.output;
+  EXPECT_NE(env.output.find("r=0 w=2 l=0 a=127.0.0.1 p=set"), std::string::npos) << env.output;
+  EXPECT_NE(env.output.find("r=1 w=2 l=1 a=127.0.0.1 p=set"), std::string::npos) << env.output;
+}
+
+}  // namespace
