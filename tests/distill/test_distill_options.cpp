@@ -55,7 +55,7 @@ TEST(DistillOptions, ReadsBMCookSection) {
 TEST(DistillOptions, StrictErrorsNameTheKey) {
   const std::string w = "cfg.json: distillation";
   std::string e = error_of([&] { distill_options_from_json(json::parse(R"({"ce_scal": 1})"), w); });
-  EXPECT_NE(e.find("cfg.json: distillation.ce_scal: unknown key (known: ce_scale, ce_temp"), std::string::npos) << e;
+  EXPECT_NE(e.find("cfg.json: distillation.ce_scal: unknown key (known: kd_loss_scale, ce_scale, ce_temp"), std::string::npos) << e;
   e = error_of([&] { distill_options_from_json(json::parse(R"({"ce_scale": "1"})"), w); });
   EXPECT_NE(e.find("distillation.ce_scale: must be a number, got string"), std::string::npos) << e;
   e = error_of([&] { distill_options_from_json(json::parse(R"({"mse_hidn_proj": 1})"), w); });
