@@ -153,7 +153,9 @@ CompressedModel compress(const CompressConfig& c, const std::string& dense_check
   }
   if (c.quantizes() && c.export_.int8) {
     out.int8_artefact = (dir / "model-int8.safetensors").string();
-    const auto names = quant::export_quantized(out.int8_artefact, *out.model, c.quantization);
+    quant::QuantOptions o = c.quantization;
+    o.quantized_module = cook_module_patterns(config, o.quantized_module);  // as attach_passes selected them
+    const auto names = quant::export_quantized(out.int8_artefact, *out.model, o);
     log << "wrote " << out.int8_artefact << " (" << names.size() << " quantized linears)\n";
   }
   if (c.moefies()) {
