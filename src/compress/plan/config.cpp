@@ -203,7 +203,6 @@ void validate(const CompressConfig& c) {
   require(c.model.dense_start_lr > 0, w + ": model.dense_start_lr", "must be positive");
   require(c.model.load.empty() || c.model.dense_steps == 0, w + ": model.dense_steps",
           "trains a dense model when there is none; model.load already gives one (give one of them)");
-  require(!c.data.tokens.empty(), w + ": data.tokens", "is required: a folder written by 'cook data prepare'");
   require_positive(t.steps, w + ": training.steps");
   require_positive(t.batch_size, w + ": training.batch_size");
   require_positive(t.seq_len, w + ": training.seq_len");

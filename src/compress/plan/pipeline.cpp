@@ -24,6 +24,7 @@ struct Splits {
 
 Splits open_splits(const CompressConfig& c, const model::ModelConfig& config) {
   const std::string where = c.source + ": data.tokens";
+  if (c.data.tokens.empty()) throw Error(where, "is required: a folder written by 'cook data prepare' (or --data)");
   Splits s;
   try {
     s.train = std::make_shared<text::TokenDataset>(text::TokenDataset::open(c.data.tokens, text::kTrainSplit));
