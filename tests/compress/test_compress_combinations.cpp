@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../common/run_command.h"
+#include "../common/cli_corpus.h"
 #include "cook/compress/moe/expert_ffn.h"
 #include "cook/compress/plan/config.h"
 #include "cook/compress/plan/pipeline.h"
@@ -30,16 +30,11 @@ enum Pass { P = 1, D = 2, Q = 4, M = 8 };
 class CompressCombinations : public ::testing::TestWithParam<int> {
  protected:
   static void SetUpTestSuite() {
-    const char* cli = std::getenv("COOK_CLI");
-    if (!cli) GTEST_SKIP() << "COOK_CLI is not set (ctest sets it to the built cook)";
+    if (!std::getenv("COOK_CLI")) GTEST_SKIP() << "COOK_CLI is not set (ctest sets it to the built cook)";
     dir_ = fs::temp_directory_path() / ("cook-compress-combos-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
-    fs::create_directories(dir_ / "text");
-    std::string body;
-    for (int i = 0; i < 120; ++i) body += "The state of the union is strong, and the people are free to choose. ";
-    for (const char* name : {"1900_a_x.txt", "1950_b_y.txt", "1995_c_z.txt"}) std::ofstream(dir_ / "text" / name) << body;
-    const auto prep = test::run_command(std::string(cli) + " data prepare --input " + (dir_ / "text").string() +
-                                        " --output " + tokens() + " --split-rule sotu --quiet");
+    const auto prep = test::prepare_sotu_corpus(dir_, tokens(), 120, test::sotu_train_and_validation_files(),
+                                                "The state of the union is strong, and the people are free to choose. ");
     ASSERT_EQ(prep.status, 0) << prep.output;
     // The dense teacher: the tiny preset trained for a few steps, once for every combination.
     nlohmann::json j = config_json(D);

@@ -19,7 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../common/run_command.h"
+#include "../common/cli_corpus.h"
 #include "cook/train/checkpoint_dir.h"
 
 namespace fs = std::filesystem;
@@ -27,12 +27,9 @@ using namespace cook;
 
 namespace {
 
-std::string cli() {
-  const char* c = std::getenv("COOK_CLI");
-  return c ? c : "cook";
-}
+std::string cli() { return test::cook_cli(); }
 
-test::CommandResult run(const std::string& args) { return test::run_command(cli() + " " + args); }
+test::CommandResult run(const std::string& args) { return test::run_cook(args); }
 
 int free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

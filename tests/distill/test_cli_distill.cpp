@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../common/run_command.h"
+#include "../common/cli_corpus.h"
 #include "cook/model/config.h"
 #include "cook/model/gptj.h"
 #include "cook/weights/checkpoint.h"
@@ -22,10 +22,7 @@ using namespace cook;
 
 namespace {
 
-test::CommandResult run(const std::string& args) {
-  const char* cli = std::getenv("COOK_CLI");
-  return test::run_command(std::string(cli ? cli : "cook") + " " + args);
-}
+test::CommandResult run(const std::string& args) { return test::run_cook(args); }
 
 // A teacher of the tiny preset's vocabulary with other depth and width.
 void write_teacher(const fs::path& path, int64_t layers, int64_t width, int64_t heads = 4) {
@@ -45,12 +42,7 @@ class CliDistill : public ::testing::Test {
     if (!std::getenv("COOK_CLI")) GTEST_SKIP() << "COOK_CLI is not set (ctest sets it to the built cook)";
     dir_ = fs::temp_directory_path() / ("cook-cli-distill-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
-    fs::create_directories(dir_ / "text");
-    std::string body;
-    for (int i = 0; i < 300; ++i) body += "The state of the union is strong, and the people are free. ";
-    for (const char* name : {"1900_a_x.txt", "1950_b_y.txt", "1995_c_z.txt"}) std::ofstream(dir_ / "text" / name) << body;
-    test::CommandResult prep = run("data prepare --input " + (dir_ / "text").string() + " --output " +
-                                   (dir_ / "tokens").string() + " --split-rule sotu --quiet");
+    test::CommandResult prep = test::prepare_sotu_corpus(dir_, (dir_ / "tokens").string(), 300);
     ASSERT_EQ(prep.status, 0) << prep.output;
     write_teacher(dir_ / "deep-wide.safetensors", 4, 96);
     write_teacher(dir_ / "deep.safetensors", 4, 64);

@@ -10,27 +10,16 @@
 #include <string>
 
 #include "cook/core/error.h"
+#include "../common/expect_error.h"
+#include "../common/temp_dir.h"
 
 namespace cook::io::testing {
 
 // A fresh folder under $TMPDIR (or /tmp), removed with its contents at the end of the test.
-class TempDir {
+// A fresh folder per test, removed at its end.
+class TempDir : public cook::test::TempDir {
  public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/cook-io-test-XXXXXX";
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
+  TempDir() : cook::test::TempDir("cook-io-test") {}
 };
 
 inline void write_bytes(const std::string& path, const std::string& bytes) {
@@ -55,21 +44,6 @@ inline std::string raw_safetensors(const std::string& header, const std::string&
   return le64(header.size()) + header + data;
 }
 
-// Runs `f`, expects a cook::Error whose message holds every one of `parts`; returns the message.
-template <typename F>
-std::string expect_error(F&& f, std::initializer_list<std::string> parts) {
-  try {
-    f();
-  } catch (const cook::Error& e) {
-    std::string msg = e.what();
-    for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-    return msg;
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected cook::Error, got another exception: " << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "expected cook::Error, nothing was thrown";
-  return {};
-}
+using cook::test::expect_error;
 
 }  // namespace cook::io::testing

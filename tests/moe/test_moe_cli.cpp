@@ -9,16 +9,13 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../common/run_command.h"
+#include "../common/cli_corpus.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-cook::test::CommandResult run(const std::string& args) {
-  const char* cli = std::getenv("COOK_CLI");
-  return cook::test::run_command(std::string(cli ? cli : "cook") + " " + args);
-}
+cook::test::CommandResult run(const std::string& args) { return cook::test::run_cook(args); }
 
 class MoeCli : public ::testing::Test {
  protected:
@@ -26,12 +23,7 @@ class MoeCli : public ::testing::Test {
     if (!std::getenv("COOK_CLI")) GTEST_SKIP() << "COOK_CLI is not set (ctest sets it to the built cook)";
     dir_ = fs::temp_directory_path() / ("cook-moe-cli-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
-    fs::create_directories(dir_ / "text");
-    std::string body;
-    for (int i = 0; i < 200; ++i) body += "The state of the union is strong, and the people are free. ";
-    for (const char* name : {"1900_a_x.txt", "1950_b_y.txt", "1995_c_z.txt"}) std::ofstream(dir_ / "text" / name) << body;
-    auto prep = run("data prepare --input " + (dir_ / "text").string() + " --output " + data() +
-                    " --split-rule sotu --quiet");
+    auto prep = cook::test::prepare_sotu_corpus(dir_, data(), 200);
     ASSERT_EQ(prep.status, 0) << prep.output;
     auto train = run("train --model tiny-relu --init-std 0.1 --batch-size 2 --seq-len 32 --no-progress --steps 2 --data " +
                      data() + " --save-dir " + (dir_ / "run").string() + " --save-hidden --hidden-tokens 300");

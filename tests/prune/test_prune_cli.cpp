@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "../common/run_command.h"
+#include "../common/cli_corpus.h"
 #include "cook/compress/prune/mask_file.h"
 #include "cook/compress/prune/nm_masks.h"
 #include "cook/model/config.h"
@@ -17,10 +17,7 @@ using namespace cook;
 
 namespace {
 
-test::CommandResult run(const std::string& args) {
-  const char* cli = std::getenv("COOK_CLI");
-  return test::run_command(std::string(cli ? cli : "cook") + " " + args);
-}
+test::CommandResult run(const std::string& args) { return test::run_cook(args); }
 
 class PruneCli : public ::testing::Test {
  protected:
@@ -28,12 +25,7 @@ class PruneCli : public ::testing::Test {
     if (!std::getenv("COOK_CLI")) GTEST_SKIP() << "COOK_CLI is not set (ctest sets it to the built cook)";
     dir_ = fs::temp_directory_path() / ("cook-prune-cli-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
-    fs::create_directories(dir_ / "text");
-    std::string body;
-    for (int i = 0; i < 200; ++i) body += "The state of the union is strong, and the people are free. ";
-    for (const char* name : {"1900_a_x.txt", "1950_b_y.txt", "1995_c_z.txt"}) std::ofstream(dir_ / "text" / name) << body;
-    test::CommandResult prep = run("data prepare --input " + (dir_ / "text").string() + " --output " + data() +
-                                   " --split-rule sotu --quiet");
+    test::CommandResult prep = test::prepare_sotu_corpus(dir_, data(), 200);
     ASSERT_EQ(prep.status, 0) << prep.output;
     model::GptJ model(model::preset("tiny"));
     model->init_weights(0.05, 3);

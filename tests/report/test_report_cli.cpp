@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../common/run_command.h"
+#include "../common/cli_corpus.h"
 #include "cook/model/gptj.h"
 #include "cook/weights/checkpoint.h"
 
@@ -18,10 +18,7 @@ using namespace cook;
 
 namespace {
 
-test::CommandResult run(const std::string& args) {
-  const char* cli = std::getenv("COOK_CLI");
-  return test::run_command(std::string(cli ? cli : "cook") + " " + args);
-}
+test::CommandResult run(const std::string& args) { return test::run_cook(args); }
 
 class ReportCli : public ::testing::Test {
  protected:
@@ -29,12 +26,7 @@ class ReportCli : public ::testing::Test {
     if (!std::getenv("COOK_CLI")) GTEST_SKIP() << "COOK_CLI is not set (ctest sets it to the built cook)";
     dir_ = fs::temp_directory_path() / ("cook-report-cli-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
-    fs::create_directories(dir_ / "text");
-    std::string body;
-    for (int i = 0; i < 100; ++i) body += "The state of the union is strong, and the people are free. ";
-    for (const char* name : {"1900_a_x.txt", "1995_c_z.txt"}) std::ofstream(dir_ / "text" / name) << body;
-    test::CommandResult prep = run("data prepare --input " + (dir_ / "text").string() + " --output " + data() +
-                                   " --split-rule sotu --quiet");
+    test::CommandResult prep = test::prepare_sotu_corpus(dir_, data(), 100, {"1900_a_x.txt", "1995_c_z.txt"});
     ASSERT_EQ(prep.status, 0) << prep.output;
     model::GptJ model(model::preset("tiny"));
     model->init_weights(0.05, 3);

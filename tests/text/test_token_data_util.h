@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "../common/run_command.h"
+#include "../common/temp_dir.h"
 #include "cook/core/error.h"
 #include "cook/text/corpus.h"
 #include "cook/text/token_shards.h"
@@ -22,24 +24,9 @@ namespace cook::text::test_util {
 
 namespace fs = std::filesystem;
 
-class TempDir {
+class TempDir : public cook::test::TempDir {
  public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "cook-token-data-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return (fs::path(path_) / name).string(); }
-
- private:
-  std::string path_;
+  TempDir() : cook::test::TempDir("cook-token-data") {}
 };
 
 inline void write_text(const std::string& path, const std::string& text) {
@@ -121,25 +108,12 @@ inline ::testing::AssertionResult has_substr(const char* s_expr, const char* sub
 
 // Runs a shell command; returns its stdout and stderr together, and its exit status in *status.
 inline std::string run_command(const std::string& command, int* status) {
-  std::string out;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) {
-    *status = -1;
-    return out;
-  }
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-  const int rc = pclose(pipe);
-  *status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  return out;
+  cook::test::CommandResult r = cook::test::run_command(command);
+  *status = r.status;
+  return r.output;
 }
 
-inline std::string quoted(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
+inline std::string quoted(const std::string& s) { return cook::test::shell_quote(s); }
 
 // The cook binary ($COOK_CLI, set by ctest, or <build>/cook), or "" when it is not built.
 inline std::string cook_cli_path() {

@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "../common/run_command.h"
+#include "../common/temp_dir.h"
 #include "cook/core/paths.h"
 #include "cook/text/tokenizer.h"
 
@@ -38,40 +40,16 @@ inline void write_file(const std::string& path, const std::string& text) {
   if (!out.good()) throw std::runtime_error("cannot write " + path);
 }
 
-class TempDir {
+class TempDir : public cook::test::TempDir {
  public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "cook-tokenizer-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return (fs::path(path_) / name).string(); }
-
- private:
-  std::string path_;
+  TempDir() : cook::test::TempDir("cook-tokenizer") {}
 };
 
 // Runs `command` with /bin/sh, returns its stdout; *status gets the exit status (or -1).
 inline std::string run_command(const std::string& command, int* status) {
-  std::string output;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) {
-    *status = -1;
-    return output;
-  }
-  char buffer[1 << 16];
-  std::size_t n;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
-  const int rc = ::pclose(pipe);
-  *status = (rc != -1 && WIFEXITED(rc)) ? WEXITSTATUS(rc) : -1;
-  return output;
+  cook::test::CommandResult r = cook::test::run_command(command, cook::test::Capture::StdoutOnly);
+  *status = r.status;
+  return r.output;
 }
 
 // Single-quotes `s` for /bin/sh.

@@ -12,28 +12,17 @@
 #include <vector>
 
 #include "cook/core/error.h"
+#include "../common/expect_error.h"
+#include "../common/temp_dir.h"
 #include "cook/model/config.h"
 #include "cook/weights/name_map.h"
 
 namespace cook::weights::testing {
 
-class TempDir {
+// A fresh folder per test, removed at its end.
+class TempDir : public cook::test::TempDir {
  public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/cook-weights-test-XXXXXX";
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
+  TempDir() : cook::test::TempDir("cook-weights-test") {}
 };
 
 inline std::string data_dir() { return COOK_TEST_DATA_DIR; }
@@ -93,20 +82,6 @@ inline std::shared_ptr<Holder> module_for(const model::ModelConfig& config, torc
   return module_with(params, dtype);
 }
 
-template <typename F>
-std::string expect_error(F&& f, std::initializer_list<std::string> parts) {
-  try {
-    f();
-  } catch (const cook::Error& e) {
-    std::string msg = e.what();
-    for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-    return msg;
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected cook::Error, got another exception: " << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "expected cook::Error, nothing was thrown";
-  return {};
-}
+using cook::test::expect_error;
 
 }  // namespace cook::weights::testing
