@@ -1,6 +1,7 @@
 // Time to compute pruning masks of one GPT-J FFN matrix (16384×4096, fp32) on the CPU: the 2:4
-// masks (1-D, BMCook's 2-D greedy, 2-D best of 90 patterns) and unstructured magnitude at 50%.
-//   build/bench/bench_prune_masks [--benchmark_filter=2d]
+// masks (1-D, BMCook's 2-D greedy, 2-D best of 186 patterns) and unstructured magnitude at 50%.
+// LibTorch's thread count (the `threads` counter) follows OMP_NUM_THREADS.
+//   [OMP_NUM_THREADS=2] build/bench/bench_prune_masks [--benchmark_filter=2d]
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 

@@ -4,14 +4,11 @@
 #include <vector>
 
 #include "cook/core/error.h"
+#include "nm_kernels.h"
 
 namespace cook::prune {
 
 namespace {
-
-// Blocks are processed this many at a time, so the temporaries stay a few tens of MB whatever
-// the matrix.
-constexpr int64_t kBlocksPerChunk = 1 << 18;
 
 std::string shape_of(const torch::Tensor& t) {
   std::ostringstream s;
@@ -33,31 +30,6 @@ void check_score(const torch::Tensor& score, const std::string& where, bool both
 torch::Tensor to_blocks(const torch::Tensor& m) {
   const int64_t r = m.size(0), c = m.size(1);
   return m.reshape({r / 4, 4, c / 4, 4}).permute({0, 2, 1, 3}).reshape({-1, 16});
-}
-
-torch::Tensor from_blocks(const torch::Tensor& blocks, int64_t r, int64_t c) {
-  return blocks.reshape({r / 4, c / 4, 4, 4}).permute({0, 2, 1, 3}).reshape({r, c});
-}
-
-// Greedy on a chunk of blocks (n, 16) of scores: 16 vectorized steps, one per rank.
-torch::Tensor greedy_blocks(const torch::Tensor& blocks) {
-  const int64_t n = blocks.size(0);
-  // A stable descending sort keeps equal scores in index order: the lower index is visited first.
-  const torch::Tensor order = std::get<1>(blocks.sort(/*stable=*/true, /*dim=*/1, /*descending=*/true));
-  const auto opts = torch::TensorOptions().dtype(torch::kInt8).device(blocks.device());
-  torch::Tensor row_count = torch::zeros({n, 4}, opts);
-  torch::Tensor col_count = torch::zeros({n, 4}, opts);
-  torch::Tensor keep = torch::zeros({n, 16}, opts);
-  for (int64_t k = 0; k < 16; ++k) {
-    const torch::Tensor idx = order.select(1, k).unsqueeze(1);
-    const torch::Tensor row = idx.div(4, "floor");
-    const torch::Tensor col = idx.remainder(4);
-    const torch::Tensor ok = row_count.gather(1, row).lt(2).logical_and_(col_count.gather(1, col).lt(2)).to(torch::kInt8);
-    keep.scatter_(1, idx, ok);
-    row_count.scatter_add_(1, row, ok);
-    col_count.scatter_add_(1, col, ok);
-  }
-  return keep.to(torch::kBool);
 }
 
 bool within_2d_limit(int v) {
@@ -96,6 +68,28 @@ torch::Tensor make_patterns() {
   return torch::from_blob(rows.data(), {count, 16}, torch::kFloat32).clone();
 }
 
+// The score as a contiguous CPU array of float or double (half and bfloat16 widen exactly).
+torch::Tensor cpu_scores(const torch::Tensor& score) {
+  torch::Tensor s = score.detach().cpu();
+  if (s.scalar_type() != torch::kFloat32 && s.scalar_type() != torch::kFloat64) s = s.to(torch::kFloat32);
+  return s.contiguous();
+}
+
+torch::Tensor empty_mask(const torch::Tensor& score) {
+  return torch::empty(score.sizes(), torch::TensorOptions().dtype(torch::kBool));
+}
+
+// valid_2d_patterns() as 16-bit masks, bit e = entry e of the block.
+std::vector<uint16_t> pattern_bits() {
+  const torch::Tensor p = valid_2d_patterns().to(torch::kBool).contiguous();
+  const bool* b = p.data_ptr<bool>();
+  std::vector<uint16_t> bits(p.size(0), 0);
+  for (int64_t k = 0; k < p.size(0); ++k)
+    for (int e = 0; e < 16; ++e)
+      if (b[k * 16 + e]) bits[k] |= uint16_t(1u << e);
+  return bits;
+}
+
 }  // namespace
 
 const torch::Tensor& valid_2d_patterns() {
@@ -105,48 +99,33 @@ const torch::Tensor& valid_2d_patterns() {
 
 torch::Tensor m4n2_1d(const torch::Tensor& score, const std::string& where) {
   check_score(score, where, false);
-  torch::NoGradGuard no_grad;
-  const torch::Tensor a = score.detach().abs().reshape({-1, 4});
-  // An entry is kept when fewer than 2 of its group beat it (larger, or equal at a lower index).
-  std::vector<torch::Tensor> kept;
-  for (int64_t j = 0; j < 4; ++j) {
-    const torch::Tensor aj = a.select(1, j);
-    torch::Tensor beaten = torch::zeros_like(aj, torch::kInt8);
-    for (int64_t k = 0; k < 4; ++k) {
-      if (k == j) continue;
-      const torch::Tensor ak = a.select(1, k);
-      beaten.add_(k < j ? ak.ge(aj) : ak.gt(aj));
-    }
-    kept.push_back(beaten.lt(2));
-  }
-  return torch::stack(kept, 1).reshape(score.sizes());
+  const torch::Tensor s = cpu_scores(score);
+  torch::Tensor keep = empty_mask(s);
+  if (s.scalar_type() == torch::kFloat64)
+    kernels::keep_2_of_4(s.data_ptr<double>(), s.numel() / 4, keep.data_ptr<bool>());
+  else
+    kernels::keep_2_of_4(s.data_ptr<float>(), s.numel() / 4, keep.data_ptr<bool>());
+  return keep.to(score.device());
 }
 
 torch::Tensor m4n2_2d_greedy(const torch::Tensor& score, const std::string& where) {
   check_score(score, where, true);
-  torch::NoGradGuard no_grad;
-  const torch::Tensor blocks = to_blocks(score.detach().abs());
-  std::vector<torch::Tensor> parts;
-  for (int64_t start = 0; start < blocks.size(0); start += kBlocksPerChunk)
-    parts.push_back(greedy_blocks(blocks.narrow(0, start, std::min(kBlocksPerChunk, blocks.size(0) - start))));
-  return from_blocks(torch::cat(parts, 0), score.size(0), score.size(1));
+  const torch::Tensor s = cpu_scores(score);
+  torch::Tensor keep = empty_mask(s);
+  if (s.scalar_type() == torch::kFloat64)
+    kernels::greedy_2d(s.data_ptr<double>(), s.size(0), s.size(1), keep.data_ptr<bool>());
+  else
+    kernels::greedy_2d(s.data_ptr<float>(), s.size(0), s.size(1), keep.data_ptr<bool>());
+  return keep.to(score.device());
 }
 
 torch::Tensor m4n2_2d_best(const torch::Tensor& score, const std::string& where) {
   check_score(score, where, true);
-  torch::NoGradGuard no_grad;
-  const torch::Tensor blocks = to_blocks(score.detach().abs().to(torch::kFloat32));
-  const torch::Tensor patterns = valid_2d_patterns().to(blocks.device());
-  const torch::Tensor patterns_t = patterns.t().contiguous();
-  const torch::Tensor pattern_bools = patterns.to(torch::kBool);
-  std::vector<torch::Tensor> parts;
-  for (int64_t start = 0; start < blocks.size(0); start += kBlocksPerChunk) {
-    const torch::Tensor chunk = blocks.narrow(0, start, std::min(kBlocksPerChunk, blocks.size(0) - start));
-    // Kept score of every pattern for every block in one product; argmax takes the first maximum.
-    const torch::Tensor best = chunk.matmul(patterns_t).argmax(1);
-    parts.push_back(pattern_bools.index_select(0, best));
-  }
-  return from_blocks(torch::cat(parts, 0), score.size(0), score.size(1));
+  // Compared as float32 whatever the score's type.
+  const torch::Tensor s = score.detach().cpu().to(torch::kFloat32).contiguous();
+  torch::Tensor keep = empty_mask(s);
+  kernels::best_2d(s.data_ptr<float>(), s.size(0), s.size(1), pattern_bits(), keep.data_ptr<bool>());
+  return keep.to(score.device());
 }
 
 bool is_2to4_along_inputs(const torch::Tensor& mask) {

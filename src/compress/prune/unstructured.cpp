@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "cook/core/error.h"
+#include "smallest_magnitudes.h"
 
 namespace cook::prune {
 
@@ -15,16 +16,15 @@ void check_sparsity(double sparsity, const std::string& where) {
 
 int64_t pruned_count(int64_t numel, double sparsity) { return static_cast<int64_t>(std::llround(sparsity * numel)); }
 
-// Over a flat score: prune everything below the k-th smallest value, then the first entries (in
-// order) equal to it until k are pruned. Returns the flat keep mask.
-torch::Tensor keep_flat(const torch::Tensor& flat, int64_t k) {
-  if (k <= 0) return torch::ones(flat.sizes(), flat.options().dtype(torch::kBool));
-  const torch::Tensor threshold = std::get<0>(flat.kthvalue(k));
-  const torch::Tensor below = flat.lt(threshold);
-  const torch::Tensor tied = flat.eq(threshold);
-  const int64_t still = k - below.sum().item<int64_t>();
-  const torch::Tensor tied_pruned = tied.logical_and(tied.to(torch::kInt64).cumsum(0).le(still));
-  return below.logical_or(tied_pruned).logical_not();
+// The score as a contiguous CPU float32 array (scores are compared as float32; the kernel takes |x|).
+torch::Tensor float_scores(const torch::Tensor& score) { return score.detach().cpu().to(torch::kFloat32).contiguous(); }
+
+kernels::FloatArray array_of(const torch::Tensor& contiguous_float) {
+  return {contiguous_float.data_ptr<float>(), contiguous_float.numel()};
+}
+
+torch::Tensor empty_mask(const torch::Tensor& score) {
+  return torch::empty(score.sizes(), torch::TensorOptions().dtype(torch::kBool));
 }
 
 }  // namespace
@@ -33,29 +33,30 @@ torch::Tensor unstructured_mask(const torch::Tensor& score, double sparsity, con
   check_sparsity(sparsity, where);
   if (!score.defined() || !score.is_floating_point() || score.numel() == 0)
     throw Error(where, "unstructured pruning needs a non-empty floating-point score");
-  torch::NoGradGuard no_grad;
-  const torch::Tensor flat = score.detach().abs().to(torch::kFloat32).reshape({-1});
-  return keep_flat(flat, pruned_count(flat.numel(), sparsity)).reshape(score.sizes());
+  const torch::Tensor s = float_scores(score);
+  torch::Tensor keep = empty_mask(s);
+  kernels::prune_smallest_magnitudes({array_of(s)}, pruned_count(s.numel(), sparsity), {keep.data_ptr<bool>()});
+  return keep.to(score.device());
 }
 
 std::vector<torch::Tensor> unstructured_masks_global(const std::vector<torch::Tensor>& scores, double sparsity,
                                                      const std::string& where) {
   check_sparsity(sparsity, where);
   if (scores.empty()) throw Error(where, "no weights to prune");
-  torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> flats;
+  std::vector<torch::Tensor> floats, masks;
+  std::vector<kernels::FloatArray> arrays;
+  std::vector<bool*> keeps;
+  int64_t total = 0;
   for (const auto& s : scores) {
     if (!s.defined() || !s.is_floating_point()) throw Error(where, "scores must be floating-point tensors");
-    flats.push_back(s.detach().abs().to(torch::kFloat32).reshape({-1}).cpu());
+    floats.push_back(float_scores(s));
+    masks.push_back(empty_mask(s));
+    arrays.push_back(array_of(floats.back()));
+    keeps.push_back(masks.back().data_ptr<bool>());
+    total += s.numel();
   }
-  const torch::Tensor all = torch::cat(flats);
-  const torch::Tensor keep = keep_flat(all, pruned_count(all.numel(), sparsity));
-  std::vector<torch::Tensor> masks;
-  int64_t offset = 0;
-  for (size_t i = 0; i < scores.size(); ++i) {
-    masks.push_back(keep.narrow(0, offset, flats[i].numel()).reshape(scores[i].sizes()).to(scores[i].device()));
-    offset += flats[i].numel();
-  }
+  kernels::prune_smallest_magnitudes(arrays, pruned_count(total, sparsity), keeps);
+  for (size_t i = 0; i < scores.size(); ++i) masks[i] = masks[i].to(scores[i].device());
   return masks;
 }
 
