@@ -21,7 +21,10 @@ dense=$("$cook" eval "${common[@]}")
 dense_loss=$(echo "$dense" | /usr/bin/python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["loss"])')
 echo "| model | k/E | router | loss | perplexity | dense loss / loss |"
 echo "|---|---|---|---|---|---|"
-echo "$dense" | /usr/bin/python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); print(f"| dense ReLU | 100% | - | {r[\"loss\"]:.4f} | {r[\"perplexity\"]:.2f} | 1.000 |")'
+echo "$dense" | /usr/bin/python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+print("| dense ReLU | 100%% | - | %.4f | %.2f | 1.000 |" % (r["loss"], r["perplexity"]))'
 for pct in 10 20 30; do
   k=$(( (experts * pct + 50) / 100 ))
   for router in mlp centroid oracle; do
@@ -29,6 +32,7 @@ for pct in 10 20 30; do
     echo "$r" | DENSE="$dense_loss" K="$k" E="$experts" ROUTER="$router" /usr/bin/python3 -c '
 import json, os, sys
 r = json.loads(sys.stdin.read()); k = int(os.environ["K"]); e = int(os.environ["E"])
-print(f"| MoEfied | {k}/{e} = {100*k/e:.1f}% | {os.environ[\"ROUTER\"]} | {r[\"loss\"]:.4f} | {r[\"perplexity\"]:.2f} | {float(os.environ[\"DENSE\"])/r[\"loss\"]:.3f} |")'
+print("| MoEfied | %d/%d = %.1f%% | %s | %.4f | %.2f | %.3f |" % (k, e, 100 * k / e, os.environ["ROUTER"], r["loss"],
+      r["perplexity"], float(os.environ["DENSE"]) / r["loss"]))'
   done
 done
