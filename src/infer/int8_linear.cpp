@@ -78,6 +78,22 @@ void quantize_tokens(const float* x, int64_t rows, int64_t cols, int8_t* q, floa
   });
 }
 
+void rescale_accumulators(const int32_t* acc, int64_t rows, int64_t cols, const float* row_scales,
+                          const float* col_scales, const float* bias, float* y) {
+  at::parallel_for(0, rows, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const float s = row_scales[r];
+      const int32_t* ar = acc + r * cols;
+      float* yr = y + r * cols;
+      if (bias) {
+        for (int64_t c = 0; c < cols; ++c) yr[c] = static_cast<float>(ar[c]) * (s * col_scales[c]) + bias[c];
+      } else {
+        for (int64_t c = 0; c < cols; ++c) yr[c] = static_cast<float>(ar[c]) * (s * col_scales[c]);
+      }
+    }
+  });
+}
+
 bool int8_cpu_kernel_available() {
 #ifdef COOK_HAVE_DNNL
   return true;
@@ -183,26 +199,10 @@ torch::Tensor Int8LinearKernel::forward(const nn::LinearImpl& layer, const torch
     s.wait();
   }
 #endif
-  // y = acc · s_x[m] · s_w[n] + b[n], one pass over the output.
   torch::Tensor y = torch::empty({m, n}, torch::kFloat32);
   const torch::Tensor bias = layer.has_bias() ? layer.bias.to(torch::kFloat32).contiguous() : torch::Tensor();
-  const float* b = bias.defined() ? bias.data_ptr<float>() : nullptr;
-  const float* sw = scales_.data_ptr<float>();
-  const float* sxp = sx.data_ptr<float>();
-  const int32_t* a = acc.data_ptr<int32_t>();
-  float* yp = y.data_ptr<float>();
-  at::parallel_for(0, m, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      const float s = sxp[r];
-      const int32_t* ar = a + r * n;
-      float* yr = yp + r * n;
-      if (b) {
-        for (int64_t c = 0; c < n; ++c) yr[c] = static_cast<float>(ar[c]) * (s * sw[c]) + b[c];
-      } else {
-        for (int64_t c = 0; c < n; ++c) yr[c] = static_cast<float>(ar[c]) * (s * sw[c]);
-      }
-    }
-  });
+  rescale_accumulators(acc.data_ptr<int32_t>(), m, n, sx.data_ptr<float>(), scales_.data_ptr<float>(),
+                       bias.defined() ? bias.data_ptr<float>() : nullptr, y.data_ptr<float>());
   return y.reshape(out_shape).to(x.scalar_type());
 }
 

@@ -22,6 +22,12 @@ bool int8_cpu_kernel_available();
 // in parallel, each in one vectorized pass (AVX-512 when the CPU has it).
 void quantize_tokens(const float* x, int64_t rows, int64_t cols, int8_t* q, float* scales);
 
+// The rescale that ends an int8 product: y (rows, cols) = acc · (row_scales[r] · col_scales[c])
+// + bias[c] (bias may be null), in float32, evaluated exactly in this form (no fused multiply-add)
+// so that every int8 path that goes through it gives the same bits for the same integers.
+void rescale_accumulators(const int32_t* acc, int64_t rows, int64_t cols, const float* row_scales,
+                          const float* col_scales, const float* bias, float* y);
+
 class Int8LinearKernel : public nn::LinearKernel {
  public:
   // weight (N, K) int8 and its per-output-channel scales (N) or (N, 1) float32, as the exporter

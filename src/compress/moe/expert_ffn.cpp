@@ -38,10 +38,15 @@ torch::Tensor ExpertFeedForwardImpl::forward(const torch::Tensor& x) {
   const torch::Tensor flat = x.reshape({-1, d});
   const torch::Tensor chosen = route(flat);
   const bool needs_grad = torch::GradMode::is_enabled() && (fc_in->weight.requires_grad() || x.requires_grad());
-  const bool hooked = fc_in->kernel() || fc_out->kernel();  // a replaced product must stay in charge
-  bool grouped = path_ == Path::Grouped || (path_ == Path::Auto && flat.size(0) * top_k_ <= num_experts());
+  const bool int8 = int8_kernels().first != nullptr;
+  // Another replaced product must stay in charge: only the masked dense path runs it.
+  const bool hooked = (fc_in->kernel() || fc_out->kernel()) && !int8;
+  const int64_t tokens = flat.size(0);
+  const bool few_experts = tokens * top_k_ <= num_experts();
+  bool grouped = path_ == Path::Grouped ||
+                 (path_ == Path::Auto && (few_experts || (int8 && tokens <= kInt8GroupedMaxTokens)));
   if (needs_grad || hooked) grouped = false;
-  torch::Tensor y = grouped ? sparse(flat, chosen) : masked_dense(flat, chosen);
+  torch::Tensor y = !grouped ? masked_dense(flat, chosen) : int8 ? int8_grouped(flat, chosen) : sparse(flat, chosen);
   auto shape = x.sizes().vec();
   return y.view(shape);
 }
@@ -51,6 +56,21 @@ torch::Tensor ExpertFeedForwardImpl::masked_dense(const torch::Tensor& x, const 
   torch::Tensor keep = torch::zeros({x.size(0), num_experts()}, h.options()).scatter_(1, chosen, 1.0);
   const torch::Tensor owner = expert_of_neuron(experts_).to(h.device());
   return fc_out->forward(h * keep.index_select(1, owner));
+}
+
+std::pair<std::shared_ptr<const infer::Int8LinearKernel>, std::shared_ptr<const infer::Int8LinearKernel>>
+ExpertFeedForwardImpl::int8_kernels() const {
+  auto in = std::dynamic_pointer_cast<const infer::Int8LinearKernel>(fc_in->kernel());
+  auto out = std::dynamic_pointer_cast<const infer::Int8LinearKernel>(fc_out->kernel());
+  if (!in || !out) return {};
+  return {std::move(in), std::move(out)};
+}
+
+torch::Tensor ExpertFeedForwardImpl::int8_grouped(const torch::Tensor& x, const torch::Tensor& chosen) {
+  auto [in, out] = int8_kernels();
+  if (!int8_packed_ || !int8_packed_->made_from(in.get(), out.get()))
+    int8_packed_ = std::make_unique<Int8Experts>(std::move(in), std::move(out), experts_);
+  return int8_packed_->forward(x, chosen, activation_, fc_in->bias, fc_out->bias);
 }
 
 void ExpertFeedForwardImpl::pack_if_stale(const torch::Tensor& like) {
