@@ -6,6 +6,7 @@
 #include <cmath>
 #include <deque>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #if defined(__x86_64__)
@@ -152,6 +153,36 @@ struct Int8LinearKernel::Cache {};
 
 #endif
 
+namespace {
+
+// oneDNN's int8 matmul is exact only where the CPU has VNNI (see int8_linear.h).
+bool cpu_has_vnni() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool has = __builtin_cpu_supports("avx512vnni") || __builtin_cpu_supports("avxvnni");
+  return has;
+#else
+  return false;
+#endif
+}
+
+// acc (M, N) = a · wᵀ, split over the weight's tiles between this thread and, for products large
+// enough to repay starting it, one more (LibTorch's intra-op pool is often a single thread).
+void multiply_packed(const PackedInt8Weight& w, const PairedActivations& a, int32_t* acc) {
+  const int64_t n = w.out_features(), tiles = w.tiles();
+  const int64_t work = a.rows() * n * w.in_features();
+  const bool split = work >= (int64_t{1} << 22) && tiles >= 2 && std::thread::hardware_concurrency() >= 2;
+  if (!split) {
+    w.multiply(a, nullptr, a.rows(), acc, n, nullptr, /*accumulate=*/false);
+    return;
+  }
+  const int64_t half = tiles / 2;
+  std::thread other([&] { w.multiply(a, nullptr, a.rows(), acc, n, nullptr, false, half, tiles); });
+  w.multiply(a, nullptr, a.rows(), acc, n, nullptr, false, 0, half);
+  other.join();
+}
+
+}  // namespace
+
 Int8LinearKernel::Int8LinearKernel(torch::Tensor weight, torch::Tensor scales, const std::string& where) {
   if (!int8_cpu_kernel_available())
     throw Error(where, "this build of Cook has no oneDNN, so it has no int8 CPU kernel");
@@ -165,6 +196,7 @@ Int8LinearKernel::Int8LinearKernel(torch::Tensor weight, torch::Tensor scales, c
   weight_ = weight.to(torch::kCPU).contiguous().clone();
   scales_ = scales.to(torch::kCPU, torch::kFloat32).reshape({n}).contiguous().clone();
   cache_ = std::make_unique<Cache>();
+  if (!cpu_has_vnni()) packed_ = std::make_shared<const PackedInt8Weight>(weight_, where);
 }
 
 Int8LinearKernel::~Int8LinearKernel() = default;
@@ -185,8 +217,10 @@ torch::Tensor Int8LinearKernel::forward(const nn::LinearImpl& layer, const torch
   torch::Tensor sx = torch::empty({m}, torch::kFloat32);
   quantize_tokens(x2d.data_ptr<float>(), m, k, q.data_ptr<int8_t>(), sx.data_ptr<float>());
   torch::Tensor acc = torch::empty({m, n}, torch::kInt32);
+  if (packed_) {
+    multiply_packed(*packed_, PairedActivations(q), acc.data_ptr<int32_t>());
+  } else {
 #ifdef COOK_HAVE_DNNL
-  {
     std::lock_guard<std::mutex> lock(cache_->mutex);
     Cache::Entry& e = cache_->get(m, weight_);
     using md = dnnl::memory::desc;
@@ -197,8 +231,8 @@ torch::Tensor Int8LinearKernel::forward(const nn::LinearImpl& layer, const torch
     dnnl::stream s(cache_->engine);
     e.matmul.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, *e.weights}, {DNNL_ARG_DST, dst}});
     s.wait();
-  }
 #endif
+  }
   torch::Tensor y = torch::empty({m, n}, torch::kFloat32);
   const torch::Tensor bias = layer.has_bias() ? layer.bias.to(torch::kFloat32).contiguous() : torch::Tensor();
   rescale_accumulators(acc.data_ptr<int32_t>(), m, n, sx.data_ptr<float>(), scales_.data_ptr<float>(),

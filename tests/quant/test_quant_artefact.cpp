@@ -80,7 +80,8 @@ TEST_F(QuantArtefact, LoadedInt8LogitsEqualTheQatSimulation) {
     const auto& q = loaded->blocks()[0]->attn->q_proj;
     if (kernels && infer::int8_cpu_kernel_available()) {
       ASSERT_TRUE(q->kernel());
-      EXPECT_EQ(q->kernel()->name(), "int8-onednn");
+      // oneDNN where the CPU has VNNI, the exact packed loop elsewhere (int8_linear.h).
+      EXPECT_EQ(q->kernel()->name().rfind("int8-", 0), 0u) << q->kernel()->name();
     } else {
       ASSERT_TRUE(q->weight_transform());
     }

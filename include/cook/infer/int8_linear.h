@@ -4,6 +4,10 @@
 // The numerics are BMCook's W8A8, i.e. what FakeQuantTransform simulates, so a QAT model runs the
 // same function in int8. The oneDNN primitive and the weights in oneDNN's packed layout are made
 // once per layer and token count M (a small cache), never per call.
+// On a CPU without VNNI (neither AVX-512 VNNI nor AVX-VNNI) oneDNN 2.6 falls back to a `gemm:jit`
+// whose int16 intermediate sums saturate (errors of ~0.3 against the exact product, measured on
+// an AVX2-only AMD EPYC) and which is 4–5× slower than fp32 there; on such CPUs the product runs
+// instead on PackedInt8Weight (packed_int8.h), exact and packed once at construction.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -11,6 +15,7 @@
 
 #include <torch/torch.h>
 
+#include "cook/infer/packed_int8.h"
 #include "cook/model/linear.h"
 
 namespace cook::infer {
@@ -36,7 +41,8 @@ class Int8LinearKernel : public nn::LinearKernel {
   Int8LinearKernel(torch::Tensor weight, torch::Tensor scales, const std::string& where = "Int8LinearKernel");
   ~Int8LinearKernel() override;
 
-  std::string name() const override { return "int8-onednn"; }
+  // "int8-onednn" or "int8-packed" (the exact loop used on CPUs without VNNI).
+  std::string name() const override { return packed_ ? "int8-packed" : "int8-onednn"; }
   // x (..., K) float32 (bfloat16 is converted) on the CPU → (..., N) in x's dtype.
   torch::Tensor forward(const nn::LinearImpl& layer, const torch::Tensor& x) const override;
 
@@ -48,6 +54,7 @@ class Int8LinearKernel : public nn::LinearKernel {
   torch::Tensor weight_;  // (N, K) int8, contiguous
   torch::Tensor scales_;  // (N) float32
   std::unique_ptr<Cache> cache_;
+  std::shared_ptr<const PackedInt8Weight> packed_;  // set when oneDNN would be inexact (no VNNI)
 };
 
 }  // namespace cook::infer
