@@ -168,16 +168,21 @@ std::string label(int64_t r, int64_t c, Values v, torch::Dtype d, uint64_t seed)
          std::string(c10::toString(d)) + " seed " + std::to_string(seed);
 }
 
-}  // namespace
-
-TEST(MaskReferences, OneDimensional) {
-  uint64_t seed = 100;
+// Checks `mask(w) == reference(w)` on every shape, value kind and dtype, seeds counting up from `seed`.
+template <typename Mask, typename Reference>
+void expect_equal_on_every_matrix(Mask mask, Reference reference, uint64_t seed) {
   for (auto [r, c] : kShapes)
     for (Values v : kAllValues)
       for (torch::Dtype d : kDtypes) {
         const torch::Tensor w = matrix(r, c, v, ++seed, d);
-        EXPECT_TRUE(torch::equal(m4n2_1d(w), reference_1d(w))) << label(r, c, v, d, seed);
+        EXPECT_TRUE(torch::equal(mask(w), reference(w))) << label(r, c, v, d, seed);
       }
+}
+
+}  // namespace
+
+TEST(MaskReferences, OneDimensional) {
+  expect_equal_on_every_matrix([](const torch::Tensor& w) { return m4n2_1d(w); }, reference_1d, 100);
   const torch::Tensor odd_rows = matrix(3, 8, Values::SmallIntegers, 7);
   EXPECT_TRUE(torch::equal(m4n2_1d(odd_rows), reference_1d(odd_rows)));
   const torch::Tensor transposed = matrix(16, 8, Values::SmallIntegers, 8).t();
@@ -185,26 +190,14 @@ TEST(MaskReferences, OneDimensional) {
 }
 
 TEST(MaskReferences, Greedy) {
-  uint64_t seed = 200;
-  for (auto [r, c] : kShapes)
-    for (Values v : kAllValues)
-      for (torch::Dtype d : kDtypes) {
-        const torch::Tensor w = matrix(r, c, v, ++seed, d);
-        EXPECT_TRUE(torch::equal(m4n2_2d_greedy(w), reference_greedy(w))) << label(r, c, v, d, seed);
-      }
+  expect_equal_on_every_matrix([](const torch::Tensor& w) { return m4n2_2d_greedy(w); }, reference_greedy, 200);
   // Many blocks of distinct magnitudes: visiting orders of every kind.
   const torch::Tensor w = matrix(256, 256, Values::Normal, 9);
   EXPECT_TRUE(torch::equal(m4n2_2d_greedy(w), reference_greedy(w)));
 }
 
 TEST(MaskReferences, Best) {
-  uint64_t seed = 300;
-  for (auto [r, c] : kShapes)
-    for (Values v : kAllValues)
-      for (torch::Dtype d : kDtypes) {
-        const torch::Tensor w = matrix(r, c, v, ++seed, d);
-        EXPECT_TRUE(torch::equal(m4n2_2d_best(w), reference_best(w))) << label(r, c, v, d, seed);
-      }
+  expect_equal_on_every_matrix([](const torch::Tensor& w) { return m4n2_2d_best(w); }, reference_best, 300);
 }
 
 TEST(MaskReferences, Unstructured) {
