@@ -195,8 +195,8 @@ Int8LinearKernel::Int8LinearKernel(torch::Tensor weight, torch::Tensor scales, c
                            ", 1) floats, one per output channel");
   weight_ = weight.to(torch::kCPU).contiguous().clone();
   scales_ = scales.to(torch::kCPU, torch::kFloat32).reshape({n}).contiguous().clone();
-  cache_ = std::make_unique<Cache>();
-  if (!cpu_has_vnni()) packed_ = std::make_shared<const PackedInt8Weight>(weight_, where);
+  if (cpu_has_vnni()) cache_ = std::make_unique<Cache>();
+  else packed_ = std::make_shared<const PackedInt8Weight>(weight_, where);
 }
 
 Int8LinearKernel::~Int8LinearKernel() = default;

@@ -53,8 +53,8 @@ class Int8LinearKernel : public nn::LinearKernel {
   struct Cache;
   torch::Tensor weight_;  // (N, K) int8, contiguous
   torch::Tensor scales_;  // (N) float32
-  std::unique_ptr<Cache> cache_;
-  std::shared_ptr<const PackedInt8Weight> packed_;  // set when oneDNN would be inexact (no VNNI)
+  std::unique_ptr<Cache> cache_;                     // oneDNN's state, where the CPU has VNNI
+  std::shared_ptr<const PackedInt8Weight> packed_;  // otherwise: the exact packed loop
 };
 
 }  // namespace cook::infer
