@@ -63,7 +63,14 @@ void LinearImpl::set_mask(const torch::Tensor& mask) {
                     " does not broadcast to the weight's [" + std::to_string(out_features_) + ", " +
                     std::to_string(in_features_) + "]");
   }
-  *mask_slot_ = mask.detach().to(weight.device(), weight.scalar_type()).clone();
+  const torch::Tensor value = mask.detach().to(weight.device(), weight.scalar_type());
+  // In place when the shape allows: others may hold this buffer's handle (a ZeRO stage-3 shard).
+  if (mask_slot_->defined() && mask_slot_->sizes() == value.sizes()) {
+    torch::NoGradGuard no_grad;
+    mask_slot_->copy_(value);
+  } else {
+    *mask_slot_ = value.clone();
+  }
 }
 
 void LinearImpl::clear_mask() { *mask_slot_ = torch::Tensor(); }

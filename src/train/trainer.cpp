@@ -80,6 +80,7 @@ void Trainer::build_optimizer() {
   if (parallel_) {
     parallel_->attach_model(model_);
     groups = parallel_->shard_optimizer(groups);
+    for (const auto& ext : extensions_) ext->join(*parallel_);
   }
   optimizer_ = std::make_unique<AdamW>(std::move(groups), options_.adam);
 }

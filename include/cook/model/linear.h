@@ -54,7 +54,8 @@ class LinearImpl : public torch::nn::Module {
   bool has_bias() const { return bias.defined(); }
 
   // The mask must broadcast to the weight's shape ((out, in), (out, 1) or (1, in)); it is stored
-  // as the buffer "mask" in the weight's dtype and device and moves with the module.
+  // as the buffer "mask" in the weight's dtype and device and moves with the module; a mask of
+  // the shape already held is copied in place (a ZeRO stage-3 shard keeps the buffer's handle).
   void set_mask(const torch::Tensor& mask);
   void clear_mask();
   const torch::Tensor& mask() const { return *mask_slot_; }

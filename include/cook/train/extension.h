@@ -14,6 +14,7 @@
 #include "cook/model/forward.h"
 #include "cook/train/adamw.h"
 #include "cook/train/batch.h"
+#include "cook/train/parallel.h"
 
 namespace cook::train {
 
@@ -34,6 +35,10 @@ class TrainingExtension {
   virtual void after_step(int64_t step) {}
   // Extra trainable parameters, optimized with the model (e.g. a distillation projection).
   virtual std::vector<ParamGroup> parameter_groups() { return {}; }
+  // In a multi-process run, once the model is sharded (before the first step): the extension
+  // keeps `parallel` to touch only what this rank holds and shards what it runs (parallel.h).
+  // May throw a cook::Error naming an option this extension cannot honour under the sharding.
+  virtual void join(ParallelTraining& parallel) {}
   // Extension state saved in and restored from training checkpoints.
   virtual void save_state(std::map<std::string, torch::Tensor>& tensors, nlohmann::json& meta) const {}
   virtual void load_state(const std::map<std::string, torch::Tensor>& tensors, const nlohmann::json& meta) {}

@@ -9,7 +9,12 @@
 //                             gradient averaged over all ranks (others may hold none)
 //   sum(...)                  global sums for the loss, token count and gradient norm
 //   after_optimizer_step()    after the local optimizer updated the owned parameters: every
-//                             rank again holds the whole, updated model
+//                             rank again holds the whole, updated model (under ZeRO stage 3:
+//                             its own blocks; see holds())
+//
+// Compression extensions take part through TrainingExtension::join(): they fix up only the
+// parameters this rank holds(), get values only one rank can compute with share_from_holder(),
+// and have their frozen models (a distillation teacher) sharded like the trained one.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -53,6 +58,20 @@ class ParallelTraining {
   // Every rank must call it.
   virtual std::map<std::string, torch::Tensor> gather_parameters(model::GptJ& model) = 0;
   virtual void barrier(const std::string& what) = 0;
+
+  // Whether some trained parameters live on one rank only (ZeRO stage 3 with several ranks).
+  virtual bool shards_parameters() const { return false; }
+  // Whether this rank holds `param`'s whole value between steps. Below ZeRO stage 3 every rank
+  // does; under it only the owner of the parameter's block (others hold an empty tensor).
+  virtual bool holds(const torch::Tensor& param) const { return true; }
+  // Makes `value` (allocated with the same shape on every rank) equal on every rank to the value
+  // computed by the rank that holds `param` (below stage 3 every rank computed it alike: nothing
+  // moves). Every rank must call it, in the same order.
+  virtual void share_from_holder(const torch::Tensor& param, torch::Tensor& value, const std::string& what) {}
+  // A model that is run but not trained (a distillation teacher): sharded like the trained one
+  // under stage 3 (block b on the rank owning the trained model's block at the same depth),
+  // whole on every rank below it.
+  virtual void attach_frozen_model(model::GptJ& model) {}
 };
 
 }  // namespace cook::train

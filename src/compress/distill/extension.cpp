@@ -146,6 +146,11 @@ void DistillExtension::add_losses(const train::Batch& batch, const model::Forwar
   for (auto& term : losses(batch, out, teacher)) terms.push_back(std::move(term));
 }
 
+void DistillExtension::join(train::ParallelTraining& parallel) {
+  model::GptJ teacher = teacher_.model();
+  parallel.attach_frozen_model(teacher);
+}
+
 std::vector<train::ParamGroup> DistillExtension::parameter_groups() {
   if (projections_.empty()) return {};
   train::ParamGroup group{"distill_projection", {}, 0.0, 1.0};

@@ -84,9 +84,11 @@ void check_masks_fit(const MaskSet& set, const std::vector<PrunedLayer>& layers,
     auto it = set.masks.find(l.name);
     if (it == set.masks.end())
       throw Error(path, "has no mask for the selected weight '" + l.name + "' (made for another model or other modules?)");
-    if (it->second.sizes() != l.layer->weight.sizes())
+    // The layer's own shape, not its weight tensor's: a sharded run may hold an empty one.
+    const std::vector<int64_t> shape{l.layer->out_features(), l.layer->in_features()};
+    if (it->second.sizes() != c10::IntArrayRef(shape))
       throw Error(path, "tensor '" + l.name + "' has shape " + shape_of(it->second.sizes()) + ", the weight is " +
-                            shape_of(l.layer->weight.sizes()));
+                            shape_of(shape));
   }
   for (const auto& [name, m] : set.masks)
     if (!selected.count(name)) throw Error(path, "tensor '" + name + "' is not a selected weight of this model");

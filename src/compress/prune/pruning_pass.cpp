@@ -24,7 +24,9 @@ PruningPass::PruningPass(std::vector<PrunedLayer> layers, MaskSet masks, MaskSpe
 }
 
 void PruningPass::attach() {
-  for (const auto& l : layers_) l.layer.ptr()->set_mask(masks_.masks.at(l.name));
+  // A rank that does not hold a weight does not hold its mask either: its block brings both.
+  for (const auto& l : layers_)
+    if (holds(l)) l.layer.ptr()->set_mask(masks_.masks.at(l.name));
   remask_weights();
 }
 
@@ -34,7 +36,8 @@ void PruningPass::detach() {
 
 void PruningPass::remask_weights() {
   torch::NoGradGuard no_grad;
-  for (const auto& l : layers_) l.layer->weight.mul_(l.layer->mask());
+  for (const auto& l : layers_)
+    if (holds(l)) l.layer->weight.mul_(l.layer->mask());
 }
 
 void PruningPass::before_step(int64_t) {
@@ -52,13 +55,34 @@ void PruningPass::after_step(int64_t step) {
     now.sparsity = target;
     // The pruned weights are zero, so they are the smallest: masks only grow sparser. The AND
     // makes that exact even where surviving weights are zero too.
-    std::map<std::string, torch::Tensor> fresh =
-        target > 0.0 ? data_free_masks(layers_, now) : masks_.masks;
+    std::map<std::string, torch::Tensor> fresh;
+    if (target <= 0.0) {
+      fresh = masks_.masks;
+    } else if (!parallel_ || now.global) {
+      fresh = data_free_masks(layers_, now);
+    } else {
+      // Layer by layer: the rank holding the weight computes its mask, every rank receives it.
+      for (const auto& l : layers_) {
+        torch::Tensor mask = holds(l) ? data_free_mask(now, l.layer->weight, l.name).to(torch::kUInt8)
+                                      : torch::empty(masks_.masks.at(l.name).sizes(), torch::kUInt8);
+        mask = mask.to(l.layer->weight.device());
+        parallel_->share_from_holder(l.layer->weight, mask, "pruning masks");
+        fresh[l.name] = mask.to(torch::kCPU, torch::kBool);
+      }
+    }
     for (auto& [name, m] : fresh) masks_.masks[name] = m.to(torch::kCPU).logical_and(masks_.masks.at(name).to(torch::kCPU));
     masks_.sparsity = overall_sparsity(masks_.masks);
-    for (const auto& l : layers_) l.layer.ptr()->set_mask(masks_.masks.at(l.name));
+    for (const auto& l : layers_)
+      if (holds(l)) l.layer.ptr()->set_mask(masks_.masks.at(l.name));
   }
   remask_weights();
+}
+
+void PruningPass::join(train::ParallelTraining& parallel) {
+  parallel_ = &parallel;
+  if (parallel.shards_parameters() && ramp_.enabled() && spec_.global)
+    throw Error("pruning.scope", "a global magnitude ramp needs every weight on one rank; under --zero 3 use the "
+                                 "per-layer scope or a lower ZeRO stage");
 }
 
 void PruningPass::save_state(std::map<std::string, torch::Tensor>& tensors, nlohmann::json& meta) const {

@@ -44,6 +44,50 @@ std::vector<uint8_t> bytes(const std::string& s) { return std::vector<uint8_t>(s
 
 }  // namespace
 
+// The handle a collective returns: c10d::ProcessGroup::Work in 1.x, c10d::Work in 2.x.
+using WorkHandle = decltype(std::declval<BackendBase&>().barrier());
+
+struct PendingCollective::State {
+  Communicator* communicator = nullptr;
+  WorkHandle work;
+  std::string what;
+  int64_t sequence = 0;
+  bool waited = false;
+};
+
+PendingCollective::PendingCollective() = default;
+PendingCollective::PendingCollective(PendingCollective&&) noexcept = default;
+PendingCollective& PendingCollective::operator=(PendingCollective&& other) noexcept {
+  if (this != &other) {
+    if (state_ && !state_->waited) {
+      try {
+        wait();
+      } catch (...) {
+      }
+    }
+    state_ = std::move(other.state_);
+  }
+  return *this;
+}
+
+PendingCollective::~PendingCollective() {
+  if (!state_ || state_->waited) return;
+  try {
+    wait();
+  } catch (...) {  // already unwinding from an error, or the caller dropped it: nothing to report to
+  }
+}
+
+void PendingCollective::wait() {
+  if (!state_ || state_->waited) return;
+  state_->waited = true;
+  try {
+    state_->work->wait();
+  } catch (const std::exception& e) {
+    state_->communicator->fail(state_->what, state_->sequence, e.what());
+  }
+}
+
 struct Communicator::Impl {
   c10::intrusive_ptr<c10d::TCPStore> store;
   c10::intrusive_ptr<c10d::TCPStore> heartbeat_store;  // a second client, used by the heartbeat thread only
@@ -144,24 +188,30 @@ void Communicator::heartbeat_loop() {
 }
 
 template <class Launch>
-void Communicator::run(const std::string& what, Launch&& launch) {
+PendingCollective Communicator::start(const std::string& what, Launch&& launch) {
   ++sequence_;
   try {
     impl_->store->set("cook/seq/" + std::to_string(env_.rank), bytes(std::to_string(sequence_)));
   } catch (const std::exception& e) {
-    fail(what, std::string("the store in rank 0 cannot be reached (rank 0 died or hangs): ") + e.what());
+    fail(what, sequence_, std::string("the store in rank 0 cannot be reached (rank 0 died or hangs): ") + e.what());
   }
+  PendingCollective pending;
+  pending.state_ = std::make_unique<PendingCollective::State>();
+  pending.state_->communicator = this;
+  pending.state_->what = what;
+  pending.state_->sequence = sequence_;
   try {
-    auto work = launch();
-    work->wait();
+    pending.state_->work = launch();
   } catch (const std::exception& e) {
-    fail(what, e.what());
+    pending.state_->waited = true;
+    fail(what, sequence_, e.what());
   }
+  return pending;
 }
 
-void Communicator::fail(const std::string& what, const std::string& cause) {
+void Communicator::fail(const std::string& what, int64_t sequence, const std::string& cause) {
   std::ostringstream msg;
-  msg << "rank " << env_.rank << " of " << env_.world_size << ": collective #" << sequence_ << " (" << what
+  msg << "rank " << env_.rank << " of " << env_.world_size << ": collective #" << sequence << " (" << what
       << ") failed";
   std::vector<std::string> behind;
   bool store_reachable = true;
@@ -185,7 +235,7 @@ void Communicator::fail(const std::string& what, const std::string& cause) {
         seen = std::stoll(std::string(value.begin(), value.end()));
       }
       const bool silent = after[static_cast<size_t>(r)] == before[static_cast<size_t>(r)];
-      if (seen < sequence_ || silent)
+      if (seen < sequence || silent)
         behind.push_back("rank " + std::to_string(r) + " (" + (silent ? "no heartbeat, " : "") + "last at collective #" +
                          std::to_string(seen) + ")");
     }
@@ -205,23 +255,35 @@ void Communicator::fail(const std::string& what, const std::string& cause) {
   throw Error("distributed", msg.str());
 }
 
-void Communicator::all_reduce_sum(torch::Tensor& tensor, const std::string& what) {
+PendingCollective Communicator::start_all_reduce_sum(torch::Tensor& tensor, const std::string& what) {
   std::vector<at::Tensor> tensors{tensor};
-  run(what, [&] { return impl_->group->allreduce(tensors, c10d::AllreduceOptions()); });
+  return start(what, [&] { return impl_->group->allreduce(tensors, c10d::AllreduceOptions()); });
 }
 
-void Communicator::reduce_sum(torch::Tensor& tensor, int64_t root, const std::string& what) {
+PendingCollective Communicator::start_reduce_sum(torch::Tensor& tensor, int64_t root, const std::string& what) {
   std::vector<at::Tensor> tensors{tensor};
   c10d::ReduceOptions opts;
   opts.rootRank = root;
-  run(what, [&] { return impl_->group->reduce(tensors, opts); });
+  return start(what, [&] { return impl_->group->reduce(tensors, opts); });
 }
 
-void Communicator::broadcast(torch::Tensor& tensor, int64_t root, const std::string& what) {
+PendingCollective Communicator::start_broadcast(torch::Tensor& tensor, int64_t root, const std::string& what) {
   std::vector<at::Tensor> tensors{tensor};
   c10d::BroadcastOptions opts;
   opts.rootRank = root;
-  run(what, [&] { return impl_->group->broadcast(tensors, opts); });
+  return start(what, [&] { return impl_->group->broadcast(tensors, opts); });
+}
+
+void Communicator::all_reduce_sum(torch::Tensor& tensor, const std::string& what) {
+  start_all_reduce_sum(tensor, what).wait();
+}
+
+void Communicator::reduce_sum(torch::Tensor& tensor, int64_t root, const std::string& what) {
+  start_reduce_sum(tensor, root, what).wait();
+}
+
+void Communicator::broadcast(torch::Tensor& tensor, int64_t root, const std::string& what) {
+  start_broadcast(tensor, root, what).wait();
 }
 
 void Communicator::barrier(const std::string& what) {

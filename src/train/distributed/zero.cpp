@@ -27,12 +27,6 @@ class GradientReadyHook : public torch::autograd::FunctionPostHook {
   size_t index_;
 };
 
-void set_gradient(torch::Tensor& param, const torch::Tensor& value) {
-  auto& grad = param.mutable_grad();
-  if (grad.defined()) grad.copy_(value);
-  else grad = value.clone();
-}
-
 }  // namespace
 
 ZeroTraining::ZeroTraining(std::shared_ptr<Communicator> communicator, ZeroOptions options)
@@ -42,10 +36,11 @@ ZeroTraining::ZeroTraining(std::shared_ptr<Communicator> communicator, ZeroOptio
 }
 
 ZeroTraining::~ZeroTraining() {
-  for (auto& block : blocks_) {
-    block->on_forward_begin = nullptr;
-    block->on_forward_end = nullptr;
-  }
+  for (auto* blocks : {&blocks_, &frozen_blocks_})
+    for (auto& block : *blocks) {
+      block->on_forward_begin = nullptr;
+      block->on_forward_end = nullptr;
+    }
 }
 
 void ZeroTraining::attach_model(model::GptJ& model) {
@@ -105,10 +100,12 @@ std::vector<ParamGroup> ZeroTraining::shard_optimizer(const std::vector<ParamGro
       for (size_t k : unit.params) {
         owner_[k] = unit.owner;
         unit_of_[k] = static_cast<int64_t>(units_.size());
+        unit.tensors.push_back({params_[k].tensor, shapes_[k]});
       }
       units_.push_back(std::move(unit));
     }
   }
+  for (size_t i = 0; i < params_.size(); ++i) index_of_impl_[params_[i].tensor.unsafeGetTensorImpl()] = i;
   // Buckets in backward order (last parameter first), each of one owner and one dtype.
   const int64_t cap_bytes = static_cast<int64_t>(options_.bucket_mb * 1048576.0);
   bucket_of_.assign(params_.size(), 0);
@@ -161,6 +158,11 @@ std::vector<ParamGroup> ZeroTraining::shard_optimizer(const std::vector<ParamGro
       auto it = unit_of_block.find(block.get());
       if (it == unit_of_block.end()) continue;
       const size_t u = it->second;
+      // The pruning masks the block's linears carry (buffers "…mask") move with the block.
+      for (const auto& buffer : block->named_buffers())
+        if (buffer.value().defined() && buffer.value().numel() > 0 && buffer.key().size() >= 4 &&
+            buffer.key().compare(buffer.key().size() - 4, 4, "mask") == 0)
+          units_[u].tensors.push_back({buffer.value(), buffer.value().sizes().vec()});
       block->on_forward_begin = [this, u](model::GptJBlockImpl&) { gather_unit(units_[u]); };
       block->on_forward_end = [this, u](model::GptJBlockImpl&) {
         // Without gradients nothing refers to the parameters after the forward; with them the
@@ -209,11 +211,15 @@ void ZeroTraining::gather_unit(Unit& unit) {
   if (unit.whole) return;
   torch::NoGradGuard no_grad;
   const bool mine = unit.owner == rank();
-  for (size_t k : unit.params) {
-    auto& p = params_[k].tensor;
-    torch::Tensor whole = mine ? p.detach() : torch::empty(shapes_[k], p.options());
-    comm_->broadcast(whole, unit.owner, "block parameters");
-    if (!mine) p.set_data(whole);
+  std::vector<torch::Tensor> wholes;
+  std::vector<PendingCollective> pending;
+  for (auto& t : unit.tensors) {
+    wholes.push_back(mine ? t.tensor.detach() : torch::empty(t.shape, t.tensor.options()));
+    pending.push_back(comm_->start_broadcast(wholes.back(), unit.owner, "block parameters"));
+  }
+  for (size_t i = 0; i < unit.tensors.size(); ++i) {
+    pending[i].wait();
+    if (!mine) unit.tensors[i].tensor.set_data(wholes[i]);
   }
   unit.whole = true;
 }
@@ -223,7 +229,48 @@ void ZeroTraining::release_unit(Unit& unit) {
   unit.whole = false;
   if (unit.owner == rank()) return;
   torch::NoGradGuard no_grad;
-  for (size_t k : unit.params) params_[k].tensor.set_data(torch::empty({0}, params_[k].tensor.options()));
+  for (auto& t : unit.tensors) t.tensor.set_data(torch::empty({0}, t.tensor.options()));
+}
+
+int64_t ZeroTraining::index_of(const torch::Tensor& param) const {
+  auto it = index_of_impl_.find(param.unsafeGetTensorImpl());
+  return it == index_of_impl_.end() ? -1 : static_cast<int64_t>(it->second);
+}
+
+bool ZeroTraining::holds(const torch::Tensor& param) const {
+  if (options_.stage < 3) return true;
+  const int64_t i = index_of(param);
+  return i < 0 || unit_of_[static_cast<size_t>(i)] < 0 || owner_[static_cast<size_t>(i)] == rank();
+}
+
+void ZeroTraining::share_from_holder(const torch::Tensor& param, torch::Tensor& value, const std::string& what) {
+  if (options_.stage < 3) return;
+  const int64_t i = index_of(param);
+  if (i < 0 || unit_of_[static_cast<size_t>(i)] < 0) return;  // every rank holds it
+  torch::NoGradGuard no_grad;
+  comm_->broadcast(value, owner_[static_cast<size_t>(i)], what);
+}
+
+void ZeroTraining::attach_frozen_model(model::GptJ& model) {
+  if (options_.stage < 3 || world_size() == 1) return;
+  auto blocks = model->blocks();
+  const int64_t world = world_size();
+  for (size_t b = 0; b < blocks.size(); ++b) {
+    auto unit = std::make_unique<Unit>();
+    unit->owner = static_cast<int64_t>(b) * world / static_cast<int64_t>(blocks.size());
+    for (const auto& p : blocks[b]->parameters()) unit->tensors.push_back({p, p.sizes().vec()});
+    for (const auto& buffer : blocks[b]->named_buffers())
+      if (buffer.value().defined() && buffer.value().numel() > 0 && buffer.key().size() >= 4 &&
+          buffer.key().compare(buffer.key().size() - 4, 4, "mask") == 0)
+        unit->tensors.push_back({buffer.value(), buffer.value().sizes().vec()});
+    Unit* u = unit.get();
+    // A frozen model only runs forward: its blocks come in for it and go right after.
+    blocks[b]->on_forward_begin = [this, u](model::GptJBlockImpl&) { gather_unit(*u); };
+    blocks[b]->on_forward_end = [this, u](model::GptJBlockImpl&) { release_unit(*u); };
+    release_unit(*u);
+    frozen_units_.push_back(std::move(unit));
+    frozen_blocks_.push_back(blocks[b]);
+  }
 }
 
 void ZeroTraining::gradient_ready(size_t index) {
@@ -232,69 +279,100 @@ void ZeroTraining::gradient_ready(size_t index) {
   --bucket.pending;
   // Buckets go out strictly in order, so that every rank issues the same collectives in the
   // same sequence even when their backward passes reach parameters in a different order.
-  while (next_bucket_ < buckets_.size() && buckets_[next_bucket_].pending == 0) reduce_bucket(buckets_[next_bucket_++]);
+  while (next_bucket_ < buckets_.size() && buckets_[next_bucket_].pending == 0) start_bucket(next_bucket_++);
 }
 
 void ZeroTraining::finish_gradients() {
   if (!armed_) throw Error("distributed", "finish_gradients without prepare_backward(true)");
   // Buckets whose gradients were never produced (parameters this step did not use) go now.
-  while (next_bucket_ < buckets_.size()) reduce_bucket(buckets_[next_bucket_++]);
+  while (next_bucket_ < buckets_.size()) start_bucket(next_bucket_++);
   armed_ = false;
+  for (auto& flight : in_flight_) complete(flight);
+  in_flight_.clear();
 }
 
-void ZeroTraining::reduce_bucket(Bucket& bucket) {
+// Flattens the bucket's gradients, frees them (the flat copy is what travels) and starts the
+// collective; backward goes on meanwhile.
+void ZeroTraining::start_bucket(size_t index) {
   torch::NoGradGuard no_grad;
+  Bucket& bucket = buckets_[index];
   const auto& first = params_[bucket.params.front()].tensor;
-  auto flat = torch::empty({bucket.numel}, first.options());
+  InFlight flight;
+  flight.bucket = index;
+  flight.flat = torch::empty({bucket.numel}, first.options());
   int64_t offset = 0;
   for (size_t k : bucket.params) {
-    const auto& p = params_[k].tensor;
-    auto slice = flat.narrow(0, offset, p.numel());
+    auto& p = params_[k].tensor;
+    auto slice = flight.flat.narrow(0, offset, p.numel());
     if (p.grad().defined()) slice.copy_(p.grad().reshape({-1}));
     else slice.zero_();
+    p.mutable_grad().reset();
     offset += p.numel();
   }
-  const bool keep = options_.stage < 2 || bucket.owner == rank();
-  if (options_.stage < 2) comm_->all_reduce_sum(flat, "gradients");
-  else comm_->reduce_sum(flat, bucket.owner, "gradients");
-  if (keep) flat.div_(static_cast<double>(world_size()));
-  offset = 0;
-  for (size_t k : bucket.params) {
-    auto& p = params_[k].tensor;
-    if (keep) set_gradient(p, flat.narrow(0, offset, p.numel()).view(p.sizes()));
-    else p.mutable_grad().reset();  // stage 2: the owner has it; free ours now
-    offset += p.numel();
-  }
+  if (options_.stage < 2) flight.collective = comm_->start_all_reduce_sum(flight.flat, "gradients");
+  else flight.collective = comm_->start_reduce_sum(flight.flat, bucket.owner, "gradients");
+  in_flight_.push_back(std::move(flight));
   if (bucket.unit >= 0) {
     Unit& unit = units_[static_cast<size_t>(bucket.unit)];
     if (--unit.buckets_pending == 0) release_unit(unit);  // its backward is done
   }
 }
 
+// Once the bucket's collective is done: the averaged gradients become the parameters' (as views
+// of the flat buffer) where this rank keeps them.
+void ZeroTraining::complete(InFlight& flight) {
+  flight.collective.wait();
+  const Bucket& bucket = buckets_[flight.bucket];
+  if (options_.stage >= 2 && bucket.owner != rank()) return;  // stage 2: the owner has it
+  torch::NoGradGuard no_grad;
+  flight.flat.div_(static_cast<double>(world_size()));
+  int64_t offset = 0;
+  for (size_t k : bucket.params) {
+    auto& p = params_[k].tensor;
+    p.mutable_grad() = flight.flat.narrow(0, offset, p.numel()).view(shapes_[k]);
+    offset += p.numel();
+  }
+}
+
 void ZeroTraining::after_optimizer_step() {
   if (options_.stage == 0 || world_size() == 1) return;
   torch::NoGradGuard no_grad;
-  for (Bucket& bucket : buckets_) {
-    if (bucket.unit >= 0) continue;  // stage 3: blocks stay with their owner until needed
-    const auto& first = params_[bucket.params.front()].tensor;
-    auto flat = torch::empty({bucket.numel}, first.options());
-    const bool mine = bucket.owner == rank();
+  // A few buckets in flight at a time: overlap without a second copy of the whole model.
+  constexpr size_t kWindow = 4;
+  std::vector<InFlight> window;
+  auto land = [&](InFlight& flight) {
+    flight.collective.wait();
+    const Bucket& bucket = buckets_[flight.bucket];
+    if (bucket.owner == rank()) return;
     int64_t offset = 0;
-    if (mine)
-      for (size_t k : bucket.params) {
-        const auto& p = params_[k].tensor;
-        flat.narrow(0, offset, p.numel()).copy_(p.reshape({-1}));
-        offset += p.numel();
-      }
-    comm_->broadcast(flat, bucket.owner, "updated parameters");
-    if (mine) continue;
-    offset = 0;
     for (size_t k : bucket.params) {
       auto& p = params_[k].tensor;
-      p.copy_(flat.narrow(0, offset, p.numel()).view(p.sizes()));
+      p.copy_(flight.flat.narrow(0, offset, p.numel()).view(p.sizes()));
       offset += p.numel();
     }
+  };
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    const Bucket& bucket = buckets_[b];
+    if (bucket.unit >= 0) continue;  // stage 3: blocks stay with their owner until needed
+    InFlight flight;
+    flight.bucket = b;
+    flight.flat = torch::empty({bucket.numel}, params_[bucket.params.front()].tensor.options());
+    if (bucket.owner == rank()) {
+      int64_t offset = 0;
+      for (size_t k : bucket.params) {
+        const auto& p = params_[k].tensor;
+        flight.flat.narrow(0, offset, p.numel()).copy_(p.reshape({-1}));
+        offset += p.numel();
+      }
+    }
+    flight.collective = comm_->start_broadcast(flight.flat, bucket.owner, "updated parameters");
+    window.push_back(std::move(flight));
+    if (window.size() == kWindow) {
+      land(window.front());
+      window.erase(window.begin());
+    }
   }
+  for (auto& flight : window) land(flight);
 }
 
 std::vector<double> ZeroTraining::sum(const std::vector<double>& values, const std::string& what) {

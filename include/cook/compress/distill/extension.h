@@ -30,6 +30,8 @@ class DistillExtension : public train::TrainingExtension {
   void request(model::ForwardRequest& request) const override;
   void add_losses(const train::Batch& batch, const model::ForwardOutput& out, train::LossTerms& terms) override;
   std::vector<train::ParamGroup> parameter_groups() override;
+  // The teacher is sharded like the student (under ZeRO stage 3: block by block).
+  void join(train::ParallelTraining& parallel) override;
   void save_state(std::map<std::string, torch::Tensor>& tensors, nlohmann::json& meta) const override;
   void load_state(const std::map<std::string, torch::Tensor>& tensors, const nlohmann::json& meta) override;
 

@@ -5,6 +5,11 @@
 // before the update and the weights after it, so no pruned weight ever comes back (AdamW's
 // momentum and weight decay included). The masks are saved in training checkpoints, so a resumed
 // ramp continues where it stopped.
+//
+// In a sharded run (ZeRO stage 3) the masks on the linears travel with their blocks, the fix-ups
+// touch only the weights this rank holds, and a ramp's new masks are computed by the rank that
+// holds each weight and shared; every rank keeps the masks as booleans for checkpoints. A global
+// (whole-model) magnitude ramp needs every weight at once and is refused there.
 #pragma once
 #include <iosfwd>
 #include <map>
@@ -29,6 +34,7 @@ class PruningPass : public train::TrainingExtension {
   std::string name() const override { return "pruning"; }
   void before_step(int64_t step) override;
   void after_step(int64_t step) override;
+  void join(train::ParallelTraining& parallel) override;
   void save_state(std::map<std::string, torch::Tensor>& tensors, nlohmann::json& meta) const override;
   void load_state(const std::map<std::string, torch::Tensor>& tensors, const nlohmann::json& meta) override;
 
@@ -40,11 +46,13 @@ class PruningPass : public train::TrainingExtension {
  private:
   void attach();
   void remask_weights();
+  bool holds(const PrunedLayer& layer) const { return !parallel_ || parallel_->holds(layer.layer->weight); }
 
   std::vector<PrunedLayer> layers_;
   MaskSet masks_;
   MaskSpec spec_;
   SparsityRamp ramp_;
+  train::ParallelTraining* parallel_ = nullptr;  // set by join() in a multi-process run
 };
 
 // The pass as BMCook sets it up from its options: selects the layers by `pruned_module`; when

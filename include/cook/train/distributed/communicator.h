@@ -1,7 +1,9 @@
 // The process group of a distributed run: c10d's TCPStore for the rendezvous (rank 0 hosts it at
 // MASTER_ADDR:MASTER_PORT) and c10d's ProcessGroupGloo (CPU) or ProcessGroupNCCL (CUDA builds) for
-// the collectives. Every collective is blocking and bounded by the timeout: a rank that died or
-// hangs makes the others throw a cook::Error that names it, never wait forever.
+// the collectives. Every collective is bounded by the timeout: a rank that died or hangs makes the
+// others throw a cook::Error that names it, never wait forever. The plain calls block; the start_
+// ones return a PendingCollective at once (the backend's threads or stream carry it on) whose
+// wait() blocks and fails the same way, so that gradient buckets travel while backward runs on.
 //
 // How a rank is named: before each collective a rank records its sequence number in the store
 // ("cook/seq/<rank>"), and a background thread bumps its heartbeat ("cook/beat/<rank>") every
@@ -23,6 +25,26 @@
 #include "cook/train/distributed/environment.h"
 
 namespace cook::train::distributed {
+
+class Communicator;
+
+// A collective in flight. wait() returns when it is complete (the tensor then holds the result)
+// or throws the rank-naming cook::Error; it may be called more than once. Destroying one that was
+// never waited for waits for it (errors are then swallowed: the tensor must not be freed under a
+// running collective).
+class PendingCollective {
+ public:
+  PendingCollective();
+  PendingCollective(PendingCollective&&) noexcept;
+  PendingCollective& operator=(PendingCollective&&) noexcept;
+  ~PendingCollective();
+  void wait();
+
+ private:
+  friend class Communicator;
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 struct CommunicatorOptions {
   std::string backend = "auto";  // "gloo", "nccl", or "auto": nccl for CUDA tensors when built with it
@@ -47,15 +69,21 @@ class Communicator {
   void all_reduce_sum(torch::Tensor& tensor, const std::string& what);
   void reduce_sum(torch::Tensor& tensor, int64_t root, const std::string& what);  // result on root only
   void broadcast(torch::Tensor& tensor, int64_t root, const std::string& what);
+  // The same, started: `tensor` must stay alive and untouched until wait() returns. Every rank
+  // must start the same collectives in the same order.
+  PendingCollective start_all_reduce_sum(torch::Tensor& tensor, const std::string& what);
+  PendingCollective start_reduce_sum(torch::Tensor& tensor, int64_t root, const std::string& what);
+  PendingCollective start_broadcast(torch::Tensor& tensor, int64_t root, const std::string& what);
   void barrier(const std::string& what);
   // Sums of doubles across ranks (in float64), in one all-reduce.
   std::vector<double> sum(const std::vector<double>& values, const std::string& what);
 
  private:
+  friend class PendingCollective;
   struct Impl;
   template <class Launch>
-  void run(const std::string& what, Launch&& launch);
-  [[noreturn]] void fail(const std::string& what, const std::string& cause);
+  PendingCollective start(const std::string& what, Launch&& launch);
+  [[noreturn]] void fail(const std::string& what, int64_t sequence, const std::string& cause);
   void heartbeat_loop();
 
   WorkerEnvironment env_;

@@ -12,15 +12,19 @@
 //            after its step the owner broadcasts them.
 //   stage 2  + gradients sharded: a bucket is reduced onto its owner only, and every other rank
 //            frees those gradients right away, during backward.
-//   stage 3  + parameters sharded per block: each block's parameters live on its owner only;
-//            the others hold empty tensors, receive the block (broadcast) just before its
-//            forward, and release it after (without gradients: evaluation, or the first pass of
-//            activation checkpointing) or once its gradients are reduced (training). With
-//            activation checkpointing one block is whole at a time; without it every block stays
-//            whole from its forward until its backward. The embedding, ln_f and lm_head are kept
-//            whole on every rank and treated as in stage 2.
-//            Extensions that read or write parameters outside a block's forward (pruning masks,
-//            distillation from the student's own weights) are not supported under stage 3.
+//   stage 3  + parameters sharded per block: each block's parameters, and the pruning masks its
+//            linears carry, live on its owner only; the others hold empty tensors, receive the
+//            block (broadcast) just before its forward, and release it after (without
+//            gradients: evaluation, or the first pass of activation checkpointing) or once its
+//            gradients are reduced (training). With activation checkpointing one block is whole
+//            at a time; without it every block stays whole from its forward until its backward.
+//            The embedding, ln_f and lm_head are kept whole on every rank and treated as in
+//            stage 2. A frozen model run alongside (a distillation teacher) is sharded the same
+//            way, its blocks released after every forward.
+//
+// Overlap: a bucket's collective is started as soon as the bucket is complete and backward runs
+// on while it travels; finish_gradients() waits for them all. The updated parameters go back out
+// (stages 1-2) a few buckets at a time, also overlapped.
 //
 // Gradient accumulation: micro-batches before the last accumulate locally (no communication);
 // the last one's backward reduces the sum. The result is the gradient of the mean loss over all
@@ -65,6 +69,10 @@ class ZeroTraining : public ParallelTraining {
   std::map<std::string, torch::Tensor> gather_optimizer_state(const AdamW& local) override;
   std::map<std::string, torch::Tensor> gather_parameters(model::GptJ& model) override;
   void barrier(const std::string& what) override { comm_->barrier(what); }
+  bool shards_parameters() const override { return options_.stage == 3 && world_size() > 1; }
+  bool holds(const torch::Tensor& param) const override;
+  void share_from_holder(const torch::Tensor& param, torch::Tensor& value, const std::string& what) override;
+  void attach_frozen_model(model::GptJ& model) override;
 
   // The owner of each parameter, by name (after shard_optimizer); for tests and reports.
   std::map<std::string, int64_t> owners() const;
@@ -81,17 +89,33 @@ class ZeroTraining : public ParallelTraining {
     int64_t pending = 0;         // gradients not yet produced in this backward
     int64_t unit = -1;           // stage 3: the block its parameters belong to, -1 for none
   };
-  // Stage 3: a block's parameters (indices into params_), their owner, and whether the other
-  // ranks hold them whole now (the same on every rank).
+  // A bucket's collective in flight: its flattened gradients and what to do once it is done.
+  struct InFlight {
+    size_t bucket = 0;
+    torch::Tensor flat;
+    PendingCollective collective;
+  };
+  // A tensor that stage 3 moves with its block: its handle (set_data swaps what it holds) and
+  // its whole shape.
+  struct Travelling {
+    torch::Tensor tensor;
+    std::vector<int64_t> shape;
+  };
+  // Stage 3: a block of the trained model (its trainable parameters are indices into params_) or
+  // of a frozen one, its owner, what travels with it, and whether the other ranks hold it whole
+  // now (the same on every rank).
   struct Unit {
     int64_t owner = 0;
     std::vector<size_t> params;
+    std::vector<Travelling> tensors;
     bool whole = true;
     int64_t buckets_pending = 0;  // buckets of this unit not yet reduced in this backward
   };
-  void reduce_bucket(Bucket& bucket);
+  void start_bucket(size_t index);
+  void complete(InFlight& flight);
   void gather_unit(Unit& unit);
   void release_unit(Unit& unit);
+  int64_t index_of(const torch::Tensor& param) const;  // into params_, -1 when not trained here
 
   std::shared_ptr<Communicator> comm_;
   ZeroOptions options_;
@@ -101,11 +125,15 @@ class ZeroTraining : public ParallelTraining {
   std::vector<std::vector<int64_t>> shapes_;       // whole shapes (stage 3 empties some tensors)
   std::vector<int64_t> unit_of_;                   // stage 3: block of each parameter, -1 for none
   std::vector<Unit> units_;
+  std::vector<std::unique_ptr<Unit>> frozen_units_;  // stable addresses: the blocks' hooks point at them
   std::vector<model::GptJBlock> blocks_;
+  std::vector<model::GptJBlock> frozen_blocks_;
+  std::map<const void*, size_t> index_of_impl_;  // a parameter's TensorImpl → index into params_
   std::vector<std::vector<std::string>> block_param_names_;  // per block, full parameter names
   std::vector<Bucket> buckets_;
   std::vector<size_t> bucket_of_;
   size_t next_bucket_ = 0;
+  std::vector<InFlight> in_flight_;
   bool armed_ = false;
   std::vector<std::shared_ptr<torch::autograd::Node>> accumulators_;  // keep the hooked nodes alive
 };
