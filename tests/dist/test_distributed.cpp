@@ -217,6 +217,25 @@ TEST_F(Distributed, Zero3MagnitudeRampMatchesOneProcess) {
   EXPECT_NEAR(w.eq(0).to(torch::kFloat64).mean().item<double>(), 0.6, 0.01);
 }
 
+// torchrun itself (Debian's, PyTorch 1.13) starts the workers: its agent serves the store and
+// says so (TORCHELASTIC_USE_AGENT_STORE), so every rank joins it as a client. 1.13 spells its
+// options with underscores and, on Python 3.11, needs --redirects/--tee other than 0 (its
+// launcher reads "0" as None and crashes).
+TEST_F(Distributed, TorchrunStartsTheSameTraining) {
+  const char* python = "/usr/bin/python3";
+  if (test::run_command(std::string(python) + " -c 'import torch.distributed.run'").status != 0)
+    GTEST_SKIP() << "torchrun is not installed (python3-torch)";
+  const std::string name = "torchrun-zero2", save = (dir_ / name).string();
+  auto r = test::run_command(std::string(python) + " -m torch.distributed.run --no_python --nproc_per_node 2 --master_port " +
+                             std::to_string(free_port()) + " --redirects 2 --tee 2 --log_dir " + (dir_ / "torchrun-logs").string() +
+                             " " + cli() + " train" + common() + "--batch-size 2 --zero 2 --save-dir " + save);
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto one = losses((dir_ / "single").string()), two = losses(save);
+  ASSERT_EQ(two.size(), 4u);
+  for (size_t i = 0; i < one.size(); ++i) EXPECT_NEAR(one[i], two[i], 1e-4 * std::abs(one[i])) << "step " << i + 1;
+  EXPECT_LT(max_weight_difference(final_checkpoint("single"), final_checkpoint(name)), 2e-5);
+}
+
 TEST_F(Distributed, Zero3CheckpointFromTwoRanksResumesOnOne) {
   const std::string two = (dir_ / "resume-two").string(), one = (dir_ / "resume-one").string();
   auto r = run("launch --nproc 2 -- cook train" + common() + "--batch-size 2 --zero 3 --save-dir " + two);

@@ -114,7 +114,7 @@ Communicator::Communicator(const WorkerEnvironment& env, CommunicatorOptions opt
   try {
     c10d::TCPStoreOptions store_options;
     store_options.port = static_cast<uint16_t>(env_.master_port);
-    store_options.isServer = env_.rank == 0;
+    store_options.isServer = env_.rank == 0 && !env_.agent_store;
     store_options.numWorkers = static_cast<size_t>(env_.world_size);
     store_options.waitWorkers = true;
     store_options.timeout = timeout;

@@ -43,6 +43,7 @@ std::optional<WorkerEnvironment> read_worker_environment() {
   else if (env.world_size > 1) throw Error("MASTER_ADDR", "is not set (needed with WORLD_SIZE > 1)");
   if (auto port = variable("MASTER_PORT")) env.master_port = integer("MASTER_PORT", *port, 1, 65535);
   else if (env.world_size > 1) throw Error("MASTER_PORT", "is not set (needed with WORLD_SIZE > 1)");
+  if (auto agent = variable("TORCHELASTIC_USE_AGENT_STORE")) env.agent_store = *agent == "True" || *agent == "true" || *agent == "1";
   return env;
 }
 

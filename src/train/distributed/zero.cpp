@@ -294,6 +294,11 @@ void ZeroTraining::finish_gradients() {
 // Flattens the bucket's gradients, frees them (the flat copy is what travels) and starts the
 // collective; backward goes on meanwhile.
 void ZeroTraining::start_bucket(size_t index) {
+  constexpr size_t kMaxInFlight = 2;
+  while (in_flight_.size() >= kMaxInFlight) {
+    complete(in_flight_.front());
+    in_flight_.pop_front();
+  }
   torch::NoGradGuard no_grad;
   Bucket& bucket = buckets_[index];
   const auto& first = params_[bucket.params.front()].tensor;
@@ -338,7 +343,7 @@ void ZeroTraining::after_optimizer_step() {
   if (options_.stage == 0 || world_size() == 1) return;
   torch::NoGradGuard no_grad;
   // A few buckets in flight at a time: overlap without a second copy of the whole model.
-  constexpr size_t kWindow = 4;
+  constexpr size_t kWindow = 2;
   std::vector<InFlight> window;
   auto land = [&](InFlight& flight) {
     flight.collective.wait();

@@ -13,6 +13,9 @@ struct WorkerEnvironment {
   int64_t local_rank = 0;
   std::string master_addr = "127.0.0.1";
   int64_t master_port = 29500;
+  // torchrun's static rendezvous already serves a store at MASTER_ADDR:MASTER_PORT (its agent
+  // sets TORCHELASTIC_USE_AGENT_STORE=True): every rank then joins it as a client.
+  bool agent_store = false;
 };
 
 // The environment of a torchrun worker, or nullopt when WORLD_SIZE is not set (a plain process).
