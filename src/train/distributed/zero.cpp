@@ -27,6 +27,14 @@ class GradientReadyHook : public torch::autograd::FunctionPostHook {
   size_t index_;
 };
 
+// The pruning mask a linear carries (cook::nn::Linear's buffer "mask"), when set: stage 3 moves
+// it with its block.
+bool is_pruning_mask(const std::string& name, const torch::Tensor& buffer) {
+  const std::string suffix = "mask";
+  return buffer.defined() && buffer.numel() > 0 && name.size() >= suffix.size() &&
+         name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 }  // namespace
 
 ZeroTraining::ZeroTraining(std::shared_ptr<Communicator> communicator, ZeroOptions options)
@@ -160,8 +168,7 @@ std::vector<ParamGroup> ZeroTraining::shard_optimizer(const std::vector<ParamGro
       const size_t u = it->second;
       // The pruning masks the block's linears carry (buffers "…mask") move with the block.
       for (const auto& buffer : block->named_buffers())
-        if (buffer.value().defined() && buffer.value().numel() > 0 && buffer.key().size() >= 4 &&
-            buffer.key().compare(buffer.key().size() - 4, 4, "mask") == 0)
+        if (is_pruning_mask(buffer.key(), buffer.value()))
           units_[u].tensors.push_back({buffer.value(), buffer.value().sizes().vec()});
       block->on_forward_begin = [this, u](model::GptJBlockImpl&) { gather_unit(units_[u]); };
       block->on_forward_end = [this, u](model::GptJBlockImpl&) {
@@ -260,8 +267,7 @@ void ZeroTraining::attach_frozen_model(model::GptJ& model) {
     unit->owner = static_cast<int64_t>(b) * world / static_cast<int64_t>(blocks.size());
     for (const auto& p : blocks[b]->parameters()) unit->tensors.push_back({p, p.sizes().vec()});
     for (const auto& buffer : blocks[b]->named_buffers())
-      if (buffer.value().defined() && buffer.value().numel() > 0 && buffer.key().size() >= 4 &&
-          buffer.key().compare(buffer.key().size() - 4, 4, "mask") == 0)
+      if (is_pruning_mask(buffer.key(), buffer.value()))
         unit->tensors.push_back({buffer.value(), buffer.value().sizes().vec()});
     Unit* u = unit.get();
     // A frozen model only runs forward: its blocks come in for it and go right after.
