@@ -58,10 +58,11 @@ void PruningPass::after_step(int64_t step) {
     std::map<std::string, torch::Tensor> fresh;
     if (target <= 0.0) {
       fresh = masks_.masks;
-    } else if (!parallel_ || now.global) {
+    } else if (!parallel_ || !parallel_->shards_parameters()) {
       fresh = data_free_masks(layers_, now);
     } else {
-      // Layer by layer: the rank holding the weight computes its mask, every rank receives it.
+      // Sharded (a global ramp was refused by join()): the rank holding each weight computes its
+      // mask, every rank receives it.
       for (const auto& l : layers_) {
         torch::Tensor mask = holds(l) ? data_free_mask(now, l.layer->weight, l.name).to(torch::kUInt8)
                                       : torch::empty(masks_.masks.at(l.name).sizes(), torch::kUInt8);

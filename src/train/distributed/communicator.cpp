@@ -59,19 +59,15 @@ PendingCollective::PendingCollective() = default;
 PendingCollective::PendingCollective(PendingCollective&&) noexcept = default;
 PendingCollective& PendingCollective::operator=(PendingCollective&& other) noexcept {
   if (this != &other) {
-    if (state_ && !state_->waited) {
-      try {
-        wait();
-      } catch (...) {
-      }
-    }
+    settle();
     state_ = std::move(other.state_);
   }
   return *this;
 }
 
-PendingCollective::~PendingCollective() {
-  if (!state_ || state_->waited) return;
+PendingCollective::~PendingCollective() { settle(); }
+
+void PendingCollective::settle() noexcept {
   try {
     wait();
   } catch (...) {  // already unwinding from an error, or the caller dropped it: nothing to report to

@@ -27,6 +27,10 @@ class GradientReadyHook : public torch::autograd::FunctionPostHook {
   size_t index_;
 };
 
+// Collectives a ZeroTraining keeps in flight at once (gradient buckets during backward, updated
+// parameters after the step): each holds its flat copy and the backend's scratch space.
+constexpr size_t kMaxInFlight = 2;
+
 // The pruning mask a linear carries (cook::nn::Linear's buffer "mask"), when set: stage 3 moves
 // it with its block.
 bool is_pruning_mask(const std::string& name, const torch::Tensor& buffer) {
@@ -300,7 +304,6 @@ void ZeroTraining::finish_gradients() {
 // Flattens the bucket's gradients, frees them (the flat copy is what travels) and starts the
 // collective; backward goes on meanwhile.
 void ZeroTraining::start_bucket(size_t index) {
-  constexpr size_t kMaxInFlight = 2;
   while (in_flight_.size() >= kMaxInFlight) {
     complete(in_flight_.front());
     in_flight_.pop_front();
@@ -349,8 +352,7 @@ void ZeroTraining::after_optimizer_step() {
   if (options_.stage == 0 || world_size() == 1) return;
   torch::NoGradGuard no_grad;
   // A few buckets in flight at a time: overlap without a second copy of the whole model.
-  constexpr size_t kWindow = 2;
-  std::vector<InFlight> window;
+  std::deque<InFlight> window;
   auto land = [&](InFlight& flight) {
     flight.collective.wait();
     const Bucket& bucket = buckets_[flight.bucket];
@@ -378,9 +380,9 @@ void ZeroTraining::after_optimizer_step() {
     }
     flight.collective = comm_->start_broadcast(flight.flat, bucket.owner, "updated parameters");
     window.push_back(std::move(flight));
-    if (window.size() == kWindow) {
+    if (window.size() == kMaxInFlight) {
       land(window.front());
-      window.erase(window.begin());
+      window.pop_front();
     }
   }
   for (auto& flight : window) land(flight);

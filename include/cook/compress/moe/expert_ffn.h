@@ -10,13 +10,13 @@
 //     only. This is where the time is saved; the packed copies cost the FFN's memory once more.
 //   - training (gradients on): the dense product with the neurons of unchosen experts zeroed —
 //     the same function, differentiable, no time saved.
-//   - int8 inference (fc_in and fc_out both carry the oneDNN Int8LinearKernel, as a loaded int8
+//   - int8 inference (fc_in and fc_out both carry the Int8LinearKernel, as a loaded int8
 //     artefact's do: P+D+Q+M): the grouped path runs in int8 too (Int8Experts, int8_experts.h):
 //     the experts' int8 rows and columns are packed once, x is quantized per token as fc_in's
 //     kernel does, and the hidden values per token over the concatenation of its chosen experts'
 //     neurons, which is the masked dense row's scale. Partial products of fc_out are summed over
-//     experts in int32, so the result is the int8 masked dense FFN bit for bit (where oneDNN's
-//     own product is exact). The masked dense path keeps running the layers' kernels.
+//     experts in int32, so the result is the int8 masked dense FFN bit for bit. The masked
+//     dense path keeps running the layers' kernels.
 //     Any other kernel on fc_in or fc_out (a calibration recorder, BMCook's QAT kernel) or an
 //     int8 kernel on only one of them forces the masked dense path: a replaced product must
 //     stay in charge.

@@ -1,5 +1,5 @@
 // The grouped computation of an expert FFN in int8 (W8A8), for an FFN whose fc_in and fc_out both
-// carry the oneDNN int8 kernel (a loaded int8 artefact): what a P+D+Q+M model runs at decode.
+// carry the int8 kernel (Int8LinearKernel, as a loaded int8 artefact's do): what a P+D+Q+M model runs at decode.
 //
 // It computes exactly what the int8 model computes for the masked dense FFN (the neurons of
 // unchosen experts zeroed before fc_out), skipping the unchosen experts:
@@ -14,10 +14,9 @@
 //      accumulator per token (exact: the sum over experts is the dense sum over neurons), then
 //      one rescale with the token's scale and fc_out's per-row scales.
 // Every step is integer-exact or the same float expression as the dense kernel's, so the result
-// equals the masked dense int8 FFN bit for bit where oneDNN's product is exact (it is with VNNI
-// or AMX; on CPUs without them oneDNN's int8 GEMM may saturate int16 intermediates, and the two
-// then differ by that rounding). A non-ReLU activation is applied by the same function to a
-// differently shaped tensor, which may change its last bit.
+// equals the masked dense int8 FFN bit for bit (the kernel's product is exact on every CPU:
+// oneDNN where it has VNNI, the packed loop where it does not). A non-ReLU activation is applied
+// by the same function to a differently shaped tensor, which may change its last bit.
 //
 // The products run on PackedInt8Weight (plain AVX2 loops over prepacked bytes, made once here),
 // not oneDNN: a oneDNN matmul call per expert per product costs more than the product itself at

@@ -43,6 +43,7 @@ class PendingCollective {
  private:
   friend class Communicator;
   struct State;
+  void settle() noexcept;  // wait(), its error swallowed: the tensor must outlive the collective
   std::unique_ptr<State> state_;
 };
 

@@ -92,7 +92,7 @@ class ZeroTraining : public ParallelTraining {
     int64_t pending = 0;         // gradients not yet produced in this backward
     int64_t unit = -1;           // stage 3: the block its parameters belong to, -1 for none
   };
-  // A bucket's collective in flight: its flattened gradients and what to do once it is done.
+  // A bucket's collective in flight: its flattened gradients (or, after the step, parameters).
   struct InFlight {
     size_t bucket = 0;
     torch::Tensor flat;
