@@ -21,6 +21,8 @@ for program in "${programs[@]}"; do
   echo "== $name"
   if [ "$name" = bench_checkpoint_load ]; then
     "$program" --dir "${TMPDIR:-/tmp}" | tee "$out/$name.txt"
+  elif [ "$name" = bench_int8_cuda ]; then
+    "$program" | tee "$out/$name.txt"
   else
     "$program" --benchmark_out="$out/$name.json" --benchmark_out_format=json "$@" | tee "$out/$name.txt"
   fi

@@ -134,24 +134,32 @@ void run_train(const CLI::App& cmd, const TrainArgs& a) {
   train::Trainer trainer(setup.model, o, train_source, eval_source);
   if (parallel) trainer.set_parallel(parallel);
   setup_distillation(cmd, a.distill, trainer);
+  // Under ZeRO-3 the writer's forward passes gather each block from its owner: every rank runs them.
+  const auto save_hidden = [&](bool write) {
+    if (write || (parallel && parallel->shards_parameters()))
+      save_hidden_if_asked(setup.model, a.moe, a.data, a.save_dir, a.batch_size, a.seq_len, !a.no_progress, write);
+  };
   if (a.eval_only) {
     const auto e = trainer.evaluate();
     if (writer) print_eval("validation", e);
-    if (writer) save_hidden_if_asked(setup.model, a.moe, a.data, a.save_dir, a.batch_size, a.seq_len, !a.no_progress);
+    save_hidden(writer);
     return;
   }
   attach_pruning(trainer, a.pruning);
   if (!a.resume.empty()) trainer.resume(a.resume);
   else if (a.resuming_step > 0) trainer.resume(train::checkpoint_path(a.save_dir, a.resuming_step));
   auto result = trainer.run();
-  if (!writer) return;
+  if (!writer) {
+    if (!result.stopped_by_signal) save_hidden(false);
+    return;
+  }
   std::cout << "trained to step " << result.steps_done << " (" << result.skipped_steps << " skipped)";
   if (!result.last_checkpoint.empty()) std::cout << "; checkpoint " << result.last_checkpoint;
   std::cout << "\n";
   if (result.final_eval) print_eval("validation", *result.final_eval);
   if (result.stopped_by_time_limit) std::cout << "stopped by --time-limit; resume with --resume latest\n";
   if (result.stopped_by_signal) std::cout << "stopped by a signal; resume with --resume latest\n";
-  else save_hidden_if_asked(setup.model, a.moe, a.data, a.save_dir, a.batch_size, a.seq_len, !a.no_progress);
+  else save_hidden(true);
 }
 
 }  // namespace

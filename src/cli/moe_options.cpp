@@ -57,7 +57,8 @@ void add_train_moe_options(CLI::App& cmd, TrainMoeArgs& a) {
 }
 
 void save_hidden_if_asked(model::GptJ& model, const TrainMoeArgs& a, const std::string& data,
-                          const std::string& save_dir, int64_t batch_size, int64_t seq_len, bool progress) {
+                          const std::string& save_dir, int64_t batch_size, int64_t seq_len, bool progress,
+                          bool write) {
   if (!a.save_hidden) return;
   std::string dir = a.hidden_dir;
   if (dir.empty()) {
@@ -69,9 +70,10 @@ void save_hidden_if_asked(model::GptJ& model, const TrainMoeArgs& a, const std::
   compress::moe::HiddenDumpOptions o;
   o.tokens = a.hidden_tokens;
   o.progress = progress;
+  o.write = write;
   const int64_t n = compress::moe::dump_ffn_inputs(
       model, source, dir, o, {{"data", data}, {"split", text::kTrainSplit}, {"seq_len", seq_len}});
-  std::cout << "saved the FFN inputs of " << n << " tokens in " << dir << "\n";
+  if (write) std::cout << "saved the FFN inputs of " << n << " tokens in " << dir << "\n";
 }
 
 }  // namespace cook::cli

@@ -95,14 +95,6 @@ void rescale_accumulators(const int32_t* acc, int64_t rows, int64_t cols, const 
   });
 }
 
-bool int8_cpu_kernel_available() {
-#ifdef COOK_HAVE_DNNL
-  return true;
-#else
-  return false;
-#endif
-}
-
 #ifdef COOK_HAVE_DNNL
 
 // oneDNN's state of one layer: the engine, and per token count M a matmul primitive with the
@@ -157,7 +149,7 @@ namespace {
 
 // oneDNN's int8 matmul is exact only where the CPU has VNNI (see int8_linear.h).
 bool cpu_has_vnni() {
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && defined(COOK_HAVE_DNNL)
   static const bool has = __builtin_cpu_supports("avx512vnni") || __builtin_cpu_supports("avxvnni");
   return has;
 #else
@@ -184,8 +176,6 @@ void multiply_packed(const PackedInt8Weight& w, const PairedActivations& a, int3
 }  // namespace
 
 Int8LinearKernel::Int8LinearKernel(torch::Tensor weight, torch::Tensor scales, const std::string& where) {
-  if (!int8_cpu_kernel_available())
-    throw Error(where, "this build of Cook has no oneDNN, so it has no int8 CPU kernel");
   if (!weight.defined() || weight.scalar_type() != torch::kInt8 || weight.dim() != 2)
     throw Error(where, "the int8 weight must be a 2-D int8 tensor (out, in)");
   const int64_t n = weight.size(0);
@@ -206,12 +196,22 @@ torch::Tensor Int8LinearKernel::forward(const nn::LinearImpl& layer, const torch
   if (x.size(-1) != k || layer.out_features() != n)
     throw Error("Int8LinearKernel", "input of " + std::to_string(x.size(-1)) + " features for an int8 weight of " +
                                         std::to_string(k));
-  if (!x.device().is_cpu()) throw Error("Int8LinearKernel", "the int8 oneDNN kernel runs on the CPU only");
   const torch::Tensor x2d = x.reshape({-1, k}).to(torch::kFloat32).contiguous();
   const int64_t m = x2d.size(0);
   std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());
   out_shape.back() = n;
   if (m == 0) return torch::empty(out_shape, x.options());
+  if (!x.device().is_cpu()) {
+    std::shared_ptr<const DeviceInt8Weight> device;
+    {
+      std::lock_guard<std::mutex> lock(device_mutex_);
+      if (!device_ || device_->device() != x.device())
+        device_ = std::make_shared<const DeviceInt8Weight>(weight_, scales_, x.device());
+      device = device_;
+    }
+    const torch::Tensor bias = layer.has_bias() ? layer.bias : torch::Tensor();
+    return device->forward(x2d, bias).reshape(out_shape).to(x.scalar_type());
+  }
 
   torch::Tensor q = torch::empty({m, k}, torch::kInt8);
   torch::Tensor sx = torch::empty({m}, torch::kFloat32);

@@ -3,7 +3,8 @@
 // weights, within float tolerance) for data parallel and each ZeRO stage; a 2-rank checkpoint
 // resumes on 1 rank (stage 3, whose checkpoint gathers blocks from their owners); compression
 // (2:4 masks, distillation from a teacher, int8 QAT, all at once, and a gradual magnitude ramp)
-// trains alike under every stage; a rank that dies makes the other stop with an error naming it,
+// and MoEfied FFNs (top-k experts, with the FFN-input dump after training) train alike under
+// every stage; a rank that dies makes the other stop with an error naming it,
 // and the last checkpoint stays intact.
 #include <gtest/gtest.h>
 
@@ -22,6 +23,9 @@
 #include <nlohmann/json.hpp>
 
 #include "../common/cli_corpus.h"
+#include <torch/cuda.h>
+
+#include "cook/compress/moe/hidden_dump.h"
 #include "cook/train/checkpoint_dir.h"
 
 namespace fs = std::filesystem;
@@ -217,6 +221,50 @@ TEST_F(Distributed, Zero3MagnitudeRampMatchesOneProcess) {
   EXPECT_NEAR(w.eq(0).to(torch::kFloat64).mean().item<double>(), 0.6, 0.01);
 }
 
+// MoEfied FFNs (experts from `cook moe split` of the single run's model, top 2 of 4, centroid
+// router) train alike under every stage, and `--save-hidden` after training records the same FFN
+// inputs: under stage 3 every rank runs the dump's forward passes, which gather each block from
+// its owner, and rank 0 alone writes.
+class DistributedMoe : public Distributed, public ::testing::WithParamInterface<int> {
+ protected:
+  static std::string moe_flags() {
+    const fs::path file = dir_ / "moe.safetensors";
+    if (!fs::exists(file)) {
+      auto split = run("moe split --load " + final_checkpoint("single") + "/model.safetensors --num-expert 4 --no-progress --output " +
+                       file.string());
+      EXPECT_EQ(split.status, 0) << split.output;
+    }
+    return " --moe --moe-ckpt " + file.string() + " --topk 2 --save-hidden --hidden-tokens 40 ";
+  }
+  static void train_moe_reference() {
+    if (fs::exists(dir_ / "moe-single" / "checkpoints/step-00000004")) return;
+    auto single = run("train" + common() + moe_flags() + "--batch-size 4 --save-dir " + (dir_ / "moe-single").string());
+    ASSERT_EQ(single.status, 0) << single.output;
+    ASSERT_NE(single.output.find("saved the FFN inputs of 40 tokens"), std::string::npos) << single.output;
+  }
+};
+
+TEST_P(DistributedMoe, MoefiedTrainingAndHiddenDumpMatchOneProcess) {
+  train_moe_reference();
+  if (HasFatalFailure()) return;
+  const int stage = GetParam();
+  expect_matches_single(stage, moe_flags(), "moe-single", "moe-zero");
+  // Top 2 of 4 experts is not the dense FFN: the first losses differ from the dense run's.
+  EXPECT_GT(std::abs(losses((dir_ / "moe-single").string()).front() - losses((dir_ / "single").string()).front()), 1e-4);
+  const auto one = compress::moe::open_hidden_dump((dir_ / "moe-single/hidden").string());
+  const auto two = compress::moe::open_hidden_dump((dir_ / ("moe-zero" + std::to_string(stage)) / "hidden").string());
+  ASSERT_EQ(two.tokens, 40);
+  ASSERT_EQ(two.n_layer, one.n_layer);
+  for (int64_t i = 0; i < one.n_layer; ++i) {
+    const auto a = one.layer(i), b = two.layer(i);
+    EXPECT_GT(a.abs().max().item<double>(), 0.0) << "layer " << i;
+    EXPECT_LT((a - b).abs().max().item<double>(), 1e-4 * (1.0 + a.abs().max().item<double>())) << "layer " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryStage, DistributedMoe, ::testing::Values(0, 1, 2, 3),
+                         [](const auto& info) { return "Zero" + std::to_string(info.param); });
+
 // torchrun itself (Debian's, PyTorch 1.13) starts the workers: its agent serves the store and
 // says so (TORCHELASTIC_USE_AGENT_STORE), so every rank joins it as a client. 1.13 spells its
 // options with underscores and, on Python 3.11, needs --redirects/--tee other than 0 (its
@@ -234,6 +282,27 @@ TEST_F(Distributed, TorchrunStartsTheSameTraining) {
   ASSERT_EQ(two.size(), 4u);
   for (size_t i = 0; i < one.size(); ++i) EXPECT_NEAR(one[i], two[i], 1e-4 * std::abs(one[i])) << "step " << i + 1;
   EXPECT_LT(max_weight_difference(final_checkpoint("single"), final_checkpoint(name)), 2e-5);
+}
+
+// NCCL, where a CUDA device is present (the GPU machine runs this through scripts/gpu_check.sh):
+// one rank launched with --dist-backend nccl goes through the whole NCCL path (store, process
+// group, bucketed all-reduce and, at stage 3, the block broadcasts) and trains like one plain
+// process on the same GPU.
+TEST_F(Distributed, NcclOneRankTrainsLikeOneProcessOnTheGpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const std::string gpu = " --device cuda --batch-size 4 ";
+  auto plain = run("train" + common() + gpu + "--save-dir " + (dir_ / "gpu-plain").string());
+  ASSERT_EQ(plain.status, 0) << plain.output;
+  for (int stage : {0, 3}) {
+    const std::string name = "nccl-zero" + std::to_string(stage);
+    auto r = run("launch --nproc 1 -- cook train" + common() + gpu + "--dist-backend nccl --zero " + std::to_string(stage) +
+                 " --save-dir " + (dir_ / name).string());
+    ASSERT_EQ(r.status, 0) << r.output;
+    auto one = losses((dir_ / "gpu-plain").string()), two = losses((dir_ / name).string());
+    ASSERT_EQ(two.size(), 4u);
+    for (size_t i = 0; i < one.size(); ++i) EXPECT_NEAR(one[i], two[i], 1e-4 * std::abs(one[i])) << "stage " << stage << ", step " << i + 1;
+    EXPECT_LT(max_weight_difference(final_checkpoint("gpu-plain"), final_checkpoint(name)), 2e-5) << "stage " << stage;
+  }
 }
 
 TEST_F(Distributed, Zero3CheckpointFromTwoRanksResumesOnOne) {

@@ -80,7 +80,6 @@ void for_each_case(F&& check) {
 }
 
 TEST(Int8ExpertFfn, GroupedEqualsTheSimulatedMaskedDenseFfn) {
-  if (!infer::int8_cpu_kernel_available()) GTEST_SKIP() << "no oneDNN in this build";
   torch::InferenceMode inference;
   for_each_case([](bool bias, int64_t e, int64_t k, int64_t n) {
     model::DenseFeedForward dense = int8_ffn(bias);
@@ -95,7 +94,6 @@ TEST(Int8ExpertFfn, GroupedEqualsTheSimulatedMaskedDenseFfn) {
 }
 
 TEST(Int8ExpertFfn, GroupedEqualsTheKernelsMaskedDenseFfnBitForBit) {
-  if (!infer::int8_cpu_kernel_available()) GTEST_SKIP() << "no oneDNN in this build";
   torch::InferenceMode inference;
   for_each_case([](bool bias, int64_t e, int64_t k, int64_t n) {
     model::DenseFeedForward dense = int8_ffn(bias);
@@ -108,7 +106,6 @@ TEST(Int8ExpertFfn, GroupedEqualsTheKernelsMaskedDenseFfnBitForBit) {
 }
 
 TEST(Int8ExpertFfn, AllExpertsEqualTheDenseInt8Ffn) {
-  if (!infer::int8_cpu_kernel_available()) GTEST_SKIP() << "no oneDNN in this build";
   torch::InferenceMode inference;
   model::GptJ m = test::tiny_relu_model();
   auto dense = m->blocks()[0]->dense_ffn();
@@ -135,7 +132,6 @@ TEST(Int8ExpertFfn, AllExpertsEqualTheDenseInt8Ffn) {
 }
 
 TEST(Int8ExpertFfn, RepacksWhenTheKernelsChange) {
-  if (!infer::int8_cpu_kernel_available()) GTEST_SKIP() << "no oneDNN in this build";
   torch::InferenceMode inference;
   model::DenseFeedForward dense = int8_ffn(true);
   ExpertFeedForward ffn(*dense, random_split(256, 8, 6), std::make_shared<CentroidRouterImpl>(inputs(8, 64, 7)), 2);
@@ -149,7 +145,6 @@ TEST(Int8ExpertFfn, RepacksWhenTheKernelsChange) {
 }
 
 TEST(Int8ExpertFfn, OneInt8LayerAloneRunsTheMaskedDenseProduct) {
-  if (!infer::int8_cpu_kernel_available()) GTEST_SKIP() << "no oneDNN in this build";
   torch::InferenceMode inference;
   model::DenseFeedForward dense = int8_ffn(false);
   dense->fc_out->set_kernel(nullptr);

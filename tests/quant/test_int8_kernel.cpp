@@ -34,7 +34,6 @@ TEST(Int8Kernel, QuantizeTokensEqualsTheSimulation) {
 }
 
 TEST(Int8Kernel, EqualsTheSimulatedQatOutput) {
-  if (!int8_cpu_kernel_available()) GTEST_SKIP() << "no oneDNN in this build";
   torch::manual_seed(6);
   for (bool bias : {true, false}) {
     nn::Linear sim(200, 72, bias);
@@ -63,7 +62,6 @@ TEST(Int8Kernel, EqualsTheSimulatedQatOutput) {
 }
 
 TEST(Int8Kernel, RejectsBadWeightsAndScales) {
-  if (!int8_cpu_kernel_available()) GTEST_SKIP() << "no oneDNN in this build";
   const torch::Tensor w = torch::zeros({4, 8}, torch::kInt8);
   EXPECT_THROW(Int8LinearKernel(w.to(torch::kFloat32), torch::ones({4})), Error);
   EXPECT_THROW(Int8LinearKernel(w, torch::ones({3})), Error);

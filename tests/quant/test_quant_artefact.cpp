@@ -78,7 +78,7 @@ TEST_F(QuantArtefact, LoadedInt8LogitsEqualTheQatSimulation) {
   for (bool kernels : {true, false}) {
     model::GptJ loaded = load_quantized(file, {kernels});
     const auto& q = loaded->blocks()[0]->attn->q_proj;
-    if (kernels && infer::int8_cpu_kernel_available()) {
+    if (kernels) {
       ASSERT_TRUE(q->kernel());
       // oneDNN where the CPU has VNNI, the exact packed loop elsewhere (int8_linear.h).
       EXPECT_EQ(q->kernel()->name().rfind("int8-", 0), 0u) << q->kernel()->name();
@@ -206,7 +206,7 @@ TEST_F(CliQuant, ExportInt8WritesAQuarterSizedArtefactThatLoads) {
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("quantized 12 linears (w8a8)"), std::string::npos) << r.output;
   model::GptJ loaded = load_quantized(out);
-  EXPECT_TRUE(loaded->blocks()[1]->dense_ffn()->fc_out->kernel() || !infer::int8_cpu_kernel_available());
+  EXPECT_TRUE(loaded->blocks()[1]->dense_ffn()->fc_out->kernel());
   // The block linears shrink to about a quarter; embed and lm_head stay fp32.
   const auto f = weights::load_safetensors(out);
   int64_t linear_bytes = 0;

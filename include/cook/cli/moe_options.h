@@ -36,8 +36,11 @@ struct TrainMoeArgs {
 };
 void add_train_moe_options(CLI::App& cmd, TrainMoeArgs& args);
 // With --save-hidden: records the FFN inputs of the first tokens of the training split of `data`
-// into the hidden folder (after training, or instead of it with --eval).
+// into the hidden folder (after training, or instead of it with --eval). With `write` false it
+// runs the same forward passes and writes nothing: every rank of a ZeRO-3 run calls it, the
+// writer with true.
 void save_hidden_if_asked(model::GptJ& model, const TrainMoeArgs& args, const std::string& data,
-                          const std::string& save_dir, int64_t batch_size, int64_t seq_len, bool progress);
+                          const std::string& save_dir, int64_t batch_size, int64_t seq_len, bool progress,
+                          bool write = true);
 
 }  // namespace cook::cli

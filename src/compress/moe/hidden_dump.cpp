@@ -18,12 +18,15 @@ std::string layer_file(int64_t i) { return "layer-" + std::to_string(i) + ".safe
 int64_t dump_ffn_inputs(model::GptJ& model, const train::EvalSource& source, const std::string& folder,
                         const HiddenDumpOptions& o, const nlohmann::json& source_info) {
   if (o.tokens <= 0) throw Error("tokens", "must be positive, got " + std::to_string(o.tokens));
-  std::error_code ec;
-  std::filesystem::create_directories(folder, ec);
-  if (ec) throw Error(folder, "cannot create the folder: " + ec.message());
+  if (o.write) {
+    std::error_code ec;
+    std::filesystem::create_directories(folder, ec);
+    if (ec) throw Error(folder, "cannot create the folder: " + ec.message());
+  }
   const model::ModelConfig& c = model->config();
   std::vector<torch::Tensor> out;
-  for (int64_t i = 0; i < c.n_layer; ++i) out.push_back(torch::empty({o.tokens, c.d_model}, torch::kFloat32));
+  if (o.write)
+    for (int64_t i = 0; i < c.n_layer; ++i) out.push_back(torch::empty({o.tokens, c.d_model}, torch::kFloat32));
 
   const bool was_training = model->is_training();
   model->eval();
@@ -32,7 +35,7 @@ int64_t dump_ffn_inputs(model::GptJ& model, const train::EvalSource& source, con
   po.label = "moe dump";
   po.total = o.tokens;
   po.item_name = "tokens";
-  po.mode = o.progress ? Progress::Mode::automatic : Progress::Mode::off;
+  po.mode = o.progress && o.write ? Progress::Mode::automatic : Progress::Mode::off;
   Progress bar(po);
   const torch::Device device = model->embed->weight.device();
   int64_t done = 0;
@@ -44,6 +47,10 @@ int64_t dump_ffn_inputs(model::GptJ& model, const train::EvalSource& source, con
     in.request.logits = false;
     in.request.ffn_inputs = true;
     model::ForwardOutput r = model->forward(in);
+    if (!o.write) {
+      done += std::min<int64_t>(batch.labels.ne(train::kIgnoreLabel).sum().item<int64_t>(), o.tokens - done);
+      return;
+    }
     // Only real tokens: positions whose label is a target (padding has none).
     const torch::Tensor keep = batch.labels.reshape({-1}).ne(train::kIgnoreLabel).nonzero().reshape({-1});
     const int64_t take = std::min<int64_t>(keep.size(0), o.tokens - done);
@@ -58,6 +65,7 @@ int64_t dump_ffn_inputs(model::GptJ& model, const train::EvalSource& source, con
   bar.finish();
   if (was_training) model->train();
   if (done == 0) throw Error(folder, "the data gave no tokens to record");
+  if (!o.write) return done;
 
   nlohmann::json files = nlohmann::json::array();
   for (int64_t i = 0; i < c.n_layer; ++i) {

@@ -207,7 +207,7 @@ model::GptJ load_quantized(const std::string& path, const LoadOptions& load_opti
   weights::load_into(*m, std::move(ck));
   m->eval();
   if (s.scheme == Scheme::W8A8) {
-    const bool kernels = load_options.int8_kernels && infer::int8_cpu_kernel_available();
+    const bool kernels = load_options.int8_kernels;
     auto transform = std::make_shared<FakeQuantTransform>(Scheme::W8A8, 0);
     for (const auto& a : attached) {
       if (kernels) a.linear->set_kernel(std::make_shared<infer::Int8LinearKernel>(a.q, a.scales, path));

@@ -18,11 +18,15 @@ namespace cook::compress::moe {
 struct HiddenDumpOptions {
   int64_t tokens = 65536;   // how many token positions to record
   bool progress = true;
+  // false: run the forward passes and write nothing. The ranks of a ZeRO-3 run other than the
+  // writer do this, because each block's parameters reach the writer through collectives that
+  // every rank must join.
+  bool write = true;
 };
 
 // Runs `model` (eval mode, no grad) over the source's batches in order until `tokens` positions
 // are recorded and writes the folder (created if needed; files atomically). `source_info` goes
-// into the manifest. Returns the number of tokens written (fewer when the source runs out).
+// into the manifest. Returns the number of tokens recorded (fewer when the source runs out).
 int64_t dump_ffn_inputs(model::GptJ& model, const train::EvalSource& source, const std::string& folder,
                         const HiddenDumpOptions& options, const nlohmann::json& source_info = nlohmann::json::object());
 
