@@ -36,6 +36,7 @@ struct TrainArgs {
   int64_t eval_interval = 0;
   int64_t eval_batches = 0;
   int64_t keep_last = 3;
+  bool checkpoint_shards = false;
   int64_t resuming_step = 0;
   std::string resume;
   bool eval_only = false;
@@ -124,6 +125,7 @@ void run_train(const CLI::App& cmd, const TrainArgs& a) {
   o.eval_batches = a.eval_batches;
   o.save_interval = a.save_interval;
   o.keep_last = a.keep_last;
+  o.sharded_checkpoints = a.checkpoint_shards;
   o.save_dir = a.save_dir;
   o.progress = !a.no_progress;
   if (a.time_limit_min < 0) throw Error("--time-limit", "must not be negative");
@@ -180,6 +182,10 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--eval-interval", args->eval_interval, "Evaluate every N steps (0: at the end only)")->capture_default_str();
   cmd->add_option("--eval-batches", args->eval_batches, "Validation batches per evaluation (0: all)")->capture_default_str();
   cmd->add_option("--keep-last", args->keep_last, "Checkpoints to keep")->capture_default_str();
+  cmd->add_flag("--checkpoint-shards", args->checkpoint_shards,
+                "Under torchrun/cook launch: each rank writes the part of a checkpoint it owns "
+                "(model.rank-R-of-W.safetensors, ...) instead of one consolidated file gathered onto rank 0; "
+                "either resumes on any world size");
   cmd->add_option("--resuming-step", args->resuming_step, "Continue from the checkpoint of this step (BMCook)");
   cmd->add_option("--resume", args->resume, "Continue from a checkpoint folder, or 'latest' under --save-dir");
   cmd->add_flag("--eval", args->eval_only, "Only evaluate the model on the validation split");

@@ -25,7 +25,27 @@ constexpr const char* kTrainerFile = "trainer.json";
 constexpr const char* kStepPrefix = "step-";
 
 bool is_complete(const fs::path& folder) {
-  return fs::exists(folder / kModelFile) && fs::exists(folder / kOptimizerFile) && fs::exists(folder / kTrainerFile);
+  if (!fs::exists(folder / kTrainerFile)) return false;
+  return (fs::exists(folder / kModelFile) && fs::exists(folder / kOptimizerFile)) ||
+         weights::has_rank_shards(folder.string(), "model");
+}
+
+// A file's tensors: the map's and the lazy ones, in name order.
+std::vector<weights::LazyTensor> in_name_order(const std::map<std::string, torch::Tensor>& tensors,
+                                               const std::vector<weights::LazyTensor>& lazy) {
+  std::vector<weights::LazyTensor> out = lazy;
+  for (const auto& [name, t] : tensors) {
+    if (!t.defined()) throw Error("checkpoint", "tensor '" + name + "' is undefined");
+    out.push_back({name, t.scalar_type(), t.sizes().vec(), [t] { return t; }});
+  }
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
+}
+
+void rename_into_place(const fs::path& temp, const fs::path& target) {
+  if (fs::exists(target)) fs::remove_all(target);
+  fs::rename(temp, target);
+  io::fsync_directory(target.parent_path().string());
 }
 }  // namespace
 
@@ -45,14 +65,50 @@ std::string write_checkpoint(const std::string& save_dir, int64_t step, const Ch
   fs::remove_all(temp, ec);
   ensure_directory(temp.string());
   try {
-    weights::save_checkpoint((temp / kModelFile).string(), contents.model, contents.config);
-    weights::save_safetensors((temp / kOptimizerFile).string(), contents.optimizer);
+    weights::save_checkpoint((temp / kModelFile).string(), in_name_order(contents.model, contents.model_lazy),
+                             contents.config);
+    weights::save_safetensors((temp / kOptimizerFile).string(), in_name_order(contents.optimizer, contents.optimizer_lazy));
     io::write_file_atomic((temp / kTrainerFile).string(), contents.trainer.dump(2) + "\n");
-    if (fs::exists(target)) fs::remove_all(target);
-    fs::rename(temp, target);
-    io::fsync_directory(parent.string());
+    rename_into_place(temp, target);
   } catch (const std::exception& e) {
     fs::remove_all(temp, ec);
+    throw Error(target.string(), std::string("writing the checkpoint failed: ") + e.what());
+  }
+  return target.string();
+}
+
+std::string checkpoint_temp_path(const std::string& save_dir, int64_t step) {
+  const fs::path target = checkpoint_path(save_dir, step);
+  return (target.parent_path() / (".tmp-" + target.filename().string() + "-shards")).string();
+}
+
+void prepare_checkpoint_temp(const std::string& temp_folder) {
+  std::error_code ec;
+  fs::remove_all(temp_folder, ec);
+  ensure_directory(temp_folder);
+}
+
+void write_checkpoint_part(const std::string& temp_folder, int64_t rank, int64_t world, const CheckpointContents& part) {
+  const fs::path temp(temp_folder);
+  try {
+    weights::save_checkpoint((temp / weights::rank_shard_name("model", rank, world)).string(),
+                             in_name_order(part.model, part.model_lazy), part.config);
+    weights::save_safetensors((temp / weights::rank_shard_name("optimizer", rank, world)).string(),
+                              in_name_order(part.optimizer, part.optimizer_lazy));
+  } catch (const std::exception& e) {
+    throw Error(temp_folder, "writing rank " + std::to_string(rank) + "'s part of the checkpoint failed: " + e.what());
+  }
+}
+
+std::string commit_checkpoint(const std::string& save_dir, int64_t step, const std::string& temp_folder,
+                              const nlohmann::json& trainer) {
+  const fs::path target = checkpoint_path(save_dir, step);
+  try {
+    io::write_file_atomic((fs::path(temp_folder) / kTrainerFile).string(), trainer.dump(2) + "\n");
+    rename_into_place(temp_folder, target);
+  } catch (const std::exception& e) {
+    std::error_code ec;
+    fs::remove_all(temp_folder, ec);
     throw Error(target.string(), std::string("writing the checkpoint failed: ") + e.what());
   }
   return target.string();
@@ -62,10 +118,13 @@ CheckpointContents read_checkpoint_dir(const std::string& folder) {
   const fs::path dir(folder);
   if (!fs::is_directory(dir)) throw Error(folder, "no such checkpoint folder");
   CheckpointContents out;
-  weights::Checkpoint model = weights::read_checkpoint((dir / kModelFile).string());
+  const bool sharded = !fs::exists(dir / kModelFile) && weights::has_rank_shards(folder, "model");
+  weights::Checkpoint model =
+      sharded ? weights::read_rank_shards(folder, "model") : weights::read_checkpoint((dir / kModelFile).string());
   out.config = model.config;
   out.model = std::move(model.tensors);
-  out.optimizer = weights::load_safetensors((dir / kOptimizerFile).string()).tensors;
+  out.optimizer = sharded ? weights::read_rank_shards(folder, "optimizer").tensors
+                          : weights::load_safetensors((dir / kOptimizerFile).string()).tensors;
   const std::string trainer_path = (dir / kTrainerFile).string();
   out.trainer = read_json_file(trainer_path, "the trainer state");
   return out;

@@ -173,45 +173,74 @@ EvalResult Trainer::evaluate() {
   return train::evaluate(model_, *eval_data_, options_.eval_batches);
 }
 
-std::string Trainer::save_checkpoint() {
-  if (options_.save_dir.empty()) return "";
-  // Every rank takes part in gathering the sharded optimizer state; rank 0 alone writes one
-  // consolidated checkpoint, which any world size can resume.
-  auto optimizer_state = parallel_ ? parallel_->gather_optimizer_state(*optimizer_) : optimizer_->state_tensors();
-  std::map<std::string, torch::Tensor> parameters;
-  if (parallel_) parameters = parallel_->gather_parameters(model_);
-  else
-    for (const auto& item : model_->named_parameters()) parameters[item.key()] = item.value();
-  if (parallel_ && !parallel_->is_writer()) {
-    parallel_->barrier("checkpoint written");
-    return checkpoint_path(options_.save_dir, step_);
-  }
-  CheckpointContents contents;
-  contents.config = model_->config();
-  contents.model = std::move(parameters);
-  contents.optimizer = std::move(optimizer_state);
+nlohmann::json Trainer::add_trainer_state(std::map<std::string, torch::Tensor>& optimizer) {
   nlohmann::json ext_meta = nlohmann::json::object();
   for (const auto& ext : extensions_) {
     nlohmann::json meta = nlohmann::json::object();
     std::map<std::string, torch::Tensor> tensors;
     ext->save_state(tensors, meta);
-    for (auto& [k, v] : tensors) contents.optimizer["extension." + ext->name() + "." + k] = v;
+    for (auto& [k, v] : tensors) optimizer["extension." + ext->name() + "." + k] = v;
     ext_meta[ext->name()] = meta;
   }
-  contents.optimizer["trainer.rng_state"] = rng_state();
-  contents.trainer = {
-      {"step", step_},
-      {"optimizer_steps", optimizer_->steps_taken()},
-      {"tokens_seen", tokens_seen_},
-      {"data_position", train_data_->position()},
-      {"schedule", {{"kind", schedule_kind_name(options_.schedule.kind)},
-                    {"start_lr", options_.schedule.start_lr},
-                    {"warmup_steps", options_.schedule.warmup_steps},
-                    {"total_steps", options_.schedule.total_steps}}},
-      {"extensions", ext_meta}};
+  optimizer["trainer.rng_state"] = rng_state();
+  return {{"step", step_},
+          {"optimizer_steps", optimizer_->steps_taken()},
+          {"tokens_seen", tokens_seen_},
+          {"data_position", train_data_->position()},
+          {"schedule", {{"kind", schedule_kind_name(options_.schedule.kind)},
+                        {"start_lr", options_.schedule.start_lr},
+                        {"warmup_steps", options_.schedule.warmup_steps},
+                        {"total_steps", options_.schedule.total_steps}}},
+          {"extensions", ext_meta}};
+}
+
+std::string Trainer::save_checkpoint() {
+  if (options_.save_dir.empty()) return "";
+  if (parallel_ && options_.sharded_checkpoints) return save_checkpoint_shards();
+  CheckpointContents contents;
+  contents.config = model_->config();
+  if (parallel_) {
+    // One consolidated checkpoint, which any world size can resume: rank 0 writes it, and each
+    // tensor it does not hold is gathered onto it when its turn to be written comes, so it never
+    // holds the whole sharded model or optimizer state. Every rank takes part in every gather.
+    contents.model_lazy = parallel_->checkpoint_parameters(model_);
+    contents.optimizer_lazy = parallel_->checkpoint_optimizer_state(*optimizer_);
+    if (!parallel_->is_writer()) {
+      for (const auto* list : {&contents.model_lazy, &contents.optimizer_lazy})
+        for (const auto& t : *list) t.make();
+      parallel_->barrier("checkpoint written");
+      return checkpoint_path(options_.save_dir, step_);
+    }
+  } else {
+    for (const auto& item : model_->named_parameters()) contents.model[item.key()] = item.value();
+    contents.optimizer = optimizer_->state_tensors();
+  }
+  contents.trainer = add_trainer_state(contents.optimizer);
   std::string folder = write_checkpoint(options_.save_dir, step_, contents);
   prune_checkpoints(options_.save_dir, options_.keep_last);
   if (parallel_) parallel_->barrier("checkpoint written");
+  return folder;
+}
+
+std::string Trainer::save_checkpoint_shards() {
+  const bool writer = parallel_->is_writer();
+  const std::string temp = checkpoint_temp_path(options_.save_dir, step_);
+  if (writer) prepare_checkpoint_temp(temp);
+  parallel_->barrier("checkpoint folder made");
+  CheckpointContents part;
+  part.config = model_->config();
+  part.model = parallel_->owned_checkpoint_parameters(model_);
+  part.optimizer = parallel_->owned_optimizer_state(*optimizer_);
+  nlohmann::json trainer;
+  if (writer) trainer = add_trainer_state(part.optimizer);
+  write_checkpoint_part(temp, parallel_->rank(), parallel_->world_size(), part);
+  parallel_->barrier("checkpoint parts written");
+  std::string folder = checkpoint_path(options_.save_dir, step_);
+  if (writer) {
+    folder = commit_checkpoint(options_.save_dir, step_, temp, trainer);
+    prune_checkpoints(options_.save_dir, options_.keep_last);
+  }
+  parallel_->barrier("checkpoint written");
   return folder;
 }
 

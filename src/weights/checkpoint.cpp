@@ -309,6 +309,14 @@ Checkpoint read_checkpoint(const std::string& path, const std::optional<std::str
   if (ec || !fs::exists(status)) throw Error(path, "no such file or folder");
   if (fs::is_directory(status)) {
     const std::string config = join(path, "config.json");
+    if (!fs::exists(config) && fs::exists(join(path, "trainer.json"))) {  // a `cook train` checkpoint folder
+      if (has_rank_shards(path, "model")) {
+        Checkpoint ck = read_rank_shards(path, "model");
+        check_preset(path, ck.config, preset);
+        return ck;
+      }
+      return read_checkpoint(join(path, "model.safetensors"), preset);
+    }
     if (!fs::exists(config))
       throw Error(path, "a folder without config.json: not a Hugging Face checkpoint folder");
     const std::string index = join(path, "model.safetensors.index.json");
@@ -383,6 +391,73 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& module, c
 void save_checkpoint(const std::string& path, const TensorMap& tensors, const model::ModelConfig& config,
                      const Metadata& extra_metadata) {
   save_safetensors(path, tensors, cook_metadata(path, config, extra_metadata));
+}
+
+void save_checkpoint(const std::string& path, const std::vector<LazyTensor>& tensors, const model::ModelConfig& config,
+                     const Metadata& extra_metadata) {
+  save_safetensors(path, tensors, cook_metadata(path, config, extra_metadata));
+}
+
+std::string rank_shard_name(const std::string& stem, int64_t rank, int64_t world) {
+  return stem + ".rank-" + std::to_string(rank) + "-of-" + std::to_string(world) + ".safetensors";
+}
+
+bool has_rank_shards(const std::string& folder, const std::string& stem) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(folder, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(stem + ".rank-0-of-", 0) == 0 && ends_with(name, ".safetensors")) return true;
+  }
+  return false;
+}
+
+Checkpoint read_rank_shards(const std::string& folder, const std::string& stem) {
+  int64_t world = 0;
+  std::error_code ec;
+  const std::string first = stem + ".rank-0-of-";
+  for (const auto& entry : fs::directory_iterator(folder, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(first, 0) != 0 || !ends_with(name, ".safetensors")) continue;
+    const std::string count = name.substr(first.size(), name.size() - first.size() - std::string(".safetensors").size());
+    if (count.empty() || count.find_first_not_of("0123456789") != std::string::npos || world != 0)
+      throw Error(join(folder, name), "not one part 0 of a sharded checkpoint (expected one " + first + "W.safetensors)");
+    world = std::stoll(count);
+  }
+  if (world <= 0) throw Error(join(folder, first + "W.safetensors"), "no part 0 of a sharded checkpoint");
+  Checkpoint merged;
+  merged.source = folder;
+  for (int64_t r = 0; r < world; ++r) {
+    const std::string path = join(folder, rank_shard_name(stem, r, world));
+    if (!fs::exists(path)) throw Error(path, "missing: a sharded checkpoint of " + std::to_string(world) + " parts needs it");
+    io::SafetensorsReader reader = io::SafetensorsReader::open(path);
+    const bool is_model = reader.metadata().count(kFormatVersionKey) > 0;
+    Checkpoint part;
+    if (is_model) {
+      part = read_cook(path, std::move(reader), std::nullopt);
+    } else {
+      part.metadata = reader.metadata();
+      for (const auto& info : reader.tensors()) {
+        part.tensors.emplace(info.name, tensor_view(reader, info));
+        part.origins[info.name] = {path, info.name};
+      }
+      part.mappings = {reader.mapping()};
+    }
+    if (r == 0) {
+      merged.kind = part.kind;
+      merged.config = part.config;
+      merged.metadata = part.metadata;
+    } else if (is_model && model::to_json(part.config) != model::to_json(merged.config)) {
+      throw Error(path, "its model config differs from part 0's");
+    }
+    for (auto& [name, t] : part.tensors) {
+      if (merged.tensors.count(name))
+        throw Error(path, "tensor '" + name + "' is also in " + merged.origins.at(name).file);
+      merged.tensors.emplace(name, std::move(t));
+      merged.origins[name] = part.origins.at(name);
+    }
+    merged.mappings.insert(merged.mappings.end(), part.mappings.begin(), part.mappings.end());
+  }
+  return merged;
 }
 
 void write_hf_folder(const std::string& folder, const model::ModelConfig& config, const TensorMap& cook_tensors) {

@@ -94,6 +94,32 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
   io::write_safetensors(path, ts, metadata);
 }
 
+void save_safetensors(const std::string& path, const std::vector<LazyTensor>& tensors, const Metadata& metadata) {
+  std::vector<io::TensorToWrite> ts;
+  ts.reserve(tensors.size());
+  for (const LazyTensor& lazy : tensors) {
+    const std::string where = path + ": tensor '" + lazy.name + "'";
+    io::TensorToWrite w;
+    w.name = lazy.name;
+    w.dtype = to_dtype(lazy.dtype, where);
+    w.shape = lazy.shape;
+    int64_t numel = 1;
+    for (int64_t d : lazy.shape) numel *= d;
+    w.nbytes = static_cast<uint64_t>(numel) * io::dtype_size(w.dtype);
+    w.produce = [&lazy, where](const io::TensorToWrite::Sink& sink) {
+      torch::Tensor t = lazy.make();
+      if (!t.defined() || t.scalar_type() != lazy.dtype || t.sizes().vec() != lazy.shape)
+        throw Error(where, "was declared " + std::string(c10::toString(lazy.dtype)) + " " + c10::str(lazy.shape) +
+                               " but made " + (t.defined() ? std::string(c10::toString(t.scalar_type())) + " " +
+                                                                 c10::str(t.sizes()) : std::string("undefined")));
+      t = t.detach().to(torch::kCPU).contiguous().resolve_conj().resolve_neg();
+      sink(t.data_ptr(), t.nbytes());
+    };
+    ts.push_back(std::move(w));
+  }
+  io::write_safetensors(path, ts, metadata);
+}
+
 void save_safetensors(const std::string& path, const TensorMap& tensors, const Metadata& metadata) {
   std::vector<std::pair<std::string, torch::Tensor>> ordered(tensors.begin(), tensors.end());
   save_safetensors(path, ordered, metadata);

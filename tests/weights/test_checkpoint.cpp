@@ -413,3 +413,38 @@ TEST(Checkpoint, ReadsAnHfFolderWithPytorchModelBin) {
     }
   }
 }
+
+// A checkpoint written as one part per rank reads as the union of its parts, and `--load` of a
+// `cook train` checkpoint folder takes either form.
+TEST(Checkpoint, RankShardsMergeAndTheirErrorsNameTheFile) {
+  TempDir dir;
+  ModelConfig config = bmcook_fixture_config(false);
+  auto source = module_for(config);
+  {
+    torch::NoGradGuard g;
+    for (auto& p : source->parameters()) p.copy_(torch::randn(p.sizes()));
+  }
+  TensorMap all = parameters_of(*source), part0, part1;
+  size_t i = 0;
+  for (const auto& [name, t] : all) (i++ % 2 ? part1 : part0).emplace(name, t);
+  save_checkpoint(dir / rank_shard_name("model", 0, 2), part0, config);
+  save_checkpoint(dir / rank_shard_name("model", 1, 2), part1, config);
+  std::ofstream(dir / "trainer.json") << "{}";
+  EXPECT_EQ(rank_shard_name("model", 1, 2), "model.rank-1-of-2.safetensors");
+  ASSERT_TRUE(has_rank_shards(dir.path(), "model"));
+  for (const Checkpoint& ck : {read_rank_shards(dir.path(), "model"), read_checkpoint(dir.path())}) {
+    EXPECT_EQ(ck.kind, CheckpointKind::Cook);
+    EXPECT_EQ(cook::model::to_json(ck.config), cook::model::to_json(config));
+    ASSERT_EQ(ck.tensors.size(), all.size());
+    for (const auto& [name, t] : all) EXPECT_TRUE(torch::equal(ck.tensors.at(name), t)) << name;
+  }
+  // A tensor in two parts, then a missing part.
+  save_checkpoint(dir / rank_shard_name("model", 1, 2), all, config);
+  expect_error([&] { read_rank_shards(dir.path(), "model"); }, {"model.rank-1-of-2.safetensors", "is also in", "model.rank-0-of-2"});
+  std::filesystem::remove(dir / rank_shard_name("model", 1, 2));
+  expect_error([&] { read_checkpoint(dir.path()); }, {"model.rank-1-of-2.safetensors", "missing"});
+  // A consolidated `cook train` folder: its model.safetensors.
+  std::filesystem::remove(dir / rank_shard_name("model", 0, 2));
+  save_checkpoint(dir / "model.safetensors", all, config);
+  EXPECT_EQ(read_checkpoint(dir.path()).tensors.size(), all.size());
+}

@@ -132,3 +132,33 @@ TEST(TensorIo, BadFileErrorsNameTheFile) {
   std::ofstream(path, std::ios::binary) << "garbage!";
   expect_error([&] { load_safetensors(path); }, {path});
 }
+
+// Lazy tensors are made one at a time, as their turn to be written comes: the writer never holds
+// two (what lets rank 0 stream a consolidated checkpoint of a sharded model).
+TEST(TensorIo, LazyTensorsAreMadeOneAtATimeAndRoundTrip) {
+  TempDir dir;
+  int live = 0, most = 0;
+  std::vector<LazyTensor> lazy;
+  for (int i = 0; i < 4; ++i) {
+    lazy.push_back({"t" + std::to_string(i), torch::kFloat32, {3, 2 + i}, [&live, &most, i] {
+                      auto* data = new float[3 * (2 + i)];
+                      for (int k = 0; k < 3 * (2 + i); ++k) data[k] = static_cast<float>(10 * i + k);
+                      most = std::max(most, ++live);
+                      return torch::from_blob(data, {3, 2 + i}, [&live](void* p) {
+                        --live;
+                        delete[] static_cast<float*>(p);
+                      });
+                    }});
+  }
+  save_safetensors(dir / "lazy.safetensors", lazy, {{"k", "v"}});
+  EXPECT_EQ(most, 1);
+  EXPECT_EQ(live, 0);
+  auto loaded = load_safetensors(dir / "lazy.safetensors");
+  EXPECT_EQ(loaded.metadata.at("k"), "v");
+  for (int i = 0; i < 4; ++i)
+    EXPECT_TRUE(torch::equal(loaded.tensors.at("t" + std::to_string(i)),
+                             torch::arange(3 * (2 + i), torch::kFloat32).add(10 * i).reshape({3, 2 + i})));
+  // A tensor made with another shape than declared is an error naming the file and the tensor.
+  std::vector<LazyTensor> wrong{{"w", torch::kFloat32, {2, 2}, [] { return torch::zeros({2, 3}); }}};
+  expect_error([&] { save_safetensors(dir / "wrong.safetensors", wrong); }, {"wrong.safetensors", "'w'", "[2, 3]"});
+}

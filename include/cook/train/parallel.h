@@ -25,6 +25,7 @@
 
 #include "cook/model/gptj.h"
 #include "cook/train/adamw.h"
+#include "cook/weights/tensor_io.h"
 
 namespace cook::train {
 
@@ -51,12 +52,17 @@ class ParallelTraining {
 
   // Element-wise sums over ranks.
   virtual std::vector<double> sum(const std::vector<double>& values, const std::string& what) = 0;
-  // The whole optimizer state (AdamW::state_tensors() keys of every parameter) on rank 0; other
-  // ranks return an empty map. Gathered one tensor at a time. Every rank must call it.
-  virtual std::map<std::string, torch::Tensor> gather_optimizer_state(const AdamW& local) = 0;
-  // The model's whole parameters by name on rank 0 (other ranks: an empty map), for checkpoints.
-  // Every rank must call it.
-  virtual std::map<std::string, torch::Tensor> gather_parameters(model::GptJ& model) = 0;
+  // A consolidated checkpoint's parameters and optimizer state (the AdamW::state_tensors() keys
+  // of every parameter), in name order, each brought to rank 0 only when its make() is called:
+  // there it returns the whole tensor, elsewhere an undefined one after taking part in moving it.
+  // Rank 0 writes them one at a time and never holds the whole of what is sharded. Every rank
+  // must call both, and then every make() of the two lists, in order.
+  virtual std::vector<weights::LazyTensor> checkpoint_parameters(model::GptJ& model) = 0;
+  virtual std::vector<weights::LazyTensor> checkpoint_optimizer_state(const AdamW& local) = 0;
+  // One shard per rank instead: the parameters and optimizer state this rank owns (rank 0 also
+  // the parameters nobody trains), disjoint across ranks and together the whole. No collective.
+  virtual std::map<std::string, torch::Tensor> owned_checkpoint_parameters(model::GptJ& model) = 0;
+  virtual std::map<std::string, torch::Tensor> owned_optimizer_state(const AdamW& local) = 0;
   virtual void barrier(const std::string& what) = 0;
 
   // Whether some trained parameters live on one rank only (ZeRO stage 3 with several ranks).

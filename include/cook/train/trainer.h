@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "cook/model/gptj.h"
@@ -32,6 +33,10 @@ struct TrainerOptions {
   int64_t eval_batches = 0;       // 0: the whole validation source
   int64_t save_interval = 0;      // 0: only at the end
   int64_t keep_last = 3;
+  // In a parallel run, one shard per rank (each rank writes what it owns) instead of one
+  // consolidated checkpoint gathered onto rank 0 (checkpoint_dir.h). Either resumes on any
+  // world size; alone, a process always writes the consolidated form.
+  bool sharded_checkpoints = false;
   std::string save_dir;           // empty: no checkpoints, no metrics file
   int64_t max_nonfinite_in_row = 5;
   bool progress = true;           // progress bar on a terminal, plain lines otherwise
@@ -77,6 +82,10 @@ class Trainer {
   void build_optimizer();
   StepStats train_step();
   std::string save_checkpoint();
+  std::string save_checkpoint_shards();
+  // The writer's share of every checkpoint: the extensions' tensors and the RNG into `optimizer`,
+  // and trainer.json.
+  nlohmann::json add_trainer_state(std::map<std::string, torch::Tensor>& optimizer);
   void log_metrics(const nlohmann::json& record);
   void zero_all_grads();
   double global_grad_norm_and_clip();

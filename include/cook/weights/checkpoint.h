@@ -4,7 +4,9 @@
 //   - a Hugging Face GPT-J folder: config.json and model.safetensors, a sharded
 //     model.safetensors.index.json, or a pytorch_model.bin (the folder, or the file may be given);
 //   - a BMCook .bin (torch.save zip of its GPT-J state dict), which holds no config: the preset
-//     names it.
+//     names it;
+//   - a folder of `cook train` (checkpoints/step-N): its model.safetensors, or, when the run
+//     wrote one shard per rank, the union of model.rank-R-of-W.safetensors for R = 0 … W-1.
 // Safetensors weights alias their memory-mapped files (read-only, see tensor_io.h); load_into
 // copies them into a module one tensor at a time, so the weights are never held twice. A .bin is
 // mapped too (torch.save stores its records uncompressed) and read the same way.
@@ -83,6 +85,19 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& module, c
 // The same for a set of Cook-named tensors (name order).
 void save_checkpoint(const std::string& path, const TensorMap& tensors, const model::ModelConfig& config,
                      const Metadata& extra_metadata = {});
+// The same for tensors made one at a time as they are written (tensor_io.h), in the order given.
+void save_checkpoint(const std::string& path, const std::vector<LazyTensor>& tensors, const model::ModelConfig& config,
+                     const Metadata& extra_metadata = {});
+
+// "<stem>.rank-<rank>-of-<world>.safetensors": one rank's part of a sharded checkpoint file.
+std::string rank_shard_name(const std::string& stem, int64_t rank, int64_t world);
+// The ranks' parts of `<folder>/<stem>` merged (each tensor in exactly one part), aliasing their
+// mappings; their number is read from the name of part 0. A missing part, a tensor in two
+// parts, or parts of different worlds are errors naming the files. Checkpoint::kind is Cook for
+// the model parts (their config must agree); for others (the optimizer state) config is unset.
+Checkpoint read_rank_shards(const std::string& folder, const std::string& stem);
+// Whether `<folder>/<stem>` was written as rank parts (part 0 is there).
+bool has_rank_shards(const std::string& folder, const std::string& stem);
 
 // Conversions: a Hugging Face folder (config.json + model.safetensors, HF names) and a BMCook .bin
 // (BMCook names and shapes; with no fc_in bias, zeros are written for BMCook's unused

@@ -7,6 +7,7 @@
 // load_into does exactly that. A tensor whose bytes are not aligned to its element size (possible
 // only in files written by other tools) is copied instead of aliased.
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -50,5 +51,18 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
                       const Metadata& metadata = {});
 // The same, in name order.
 void save_safetensors(const std::string& path, const TensorMap& tensors, const Metadata& metadata = {});
+
+// A tensor made only when its turn to be written comes, and dropped right after: a file written
+// from these never holds more than one of them in memory (a parallel run gathers a consolidated
+// checkpoint this way). `make` must return a tensor of the declared dtype and shape, on any device.
+struct LazyTensor {
+  std::string name;
+  torch::ScalarType dtype = torch::kFloat32;
+  std::vector<int64_t> shape;
+  std::function<torch::Tensor()> make;
+};
+// Writes them in the order given, atomically; a made tensor of another dtype or shape is an
+// error naming the file and the tensor.
+void save_safetensors(const std::string& path, const std::vector<LazyTensor>& tensors, const Metadata& metadata = {});
 
 }  // namespace cook::weights

@@ -392,26 +392,53 @@ std::vector<double> ZeroTraining::sum(const std::vector<double>& values, const s
   return comm_->sum(values, what);
 }
 
-std::map<std::string, torch::Tensor> ZeroTraining::gather_optimizer_state(const AdamW& local) {
-  std::map<std::string, torch::Tensor> state = local.state_tensors();
-  if (options_.stage == 0 || world_size() == 1) return rank() == 0 ? state : std::map<std::string, torch::Tensor>{};
-  // One tensor at a time onto rank 0: the owner contributes its values, every other rank zeros,
-  // and a sum-reduce to rank 0 delivers them exactly (x + 0 = x).
-  std::map<std::string, torch::Tensor> out;
+namespace {
+void sort_by_name(std::vector<weights::LazyTensor>& tensors) {
+  std::sort(tensors.begin(), tensors.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+}
+}  // namespace
+
+torch::Tensor ZeroTraining::gather_onto_writer(const torch::Tensor& mine, const std::vector<int64_t>& shape,
+                                               const torch::TensorOptions& options, const std::string& what) {
+  // The owner contributes its values, every other rank zeros, and a sum-reduce to rank 0 delivers
+  // them exactly (x + 0 = x).
   torch::NoGradGuard no_grad;
+  torch::Tensor t = mine.defined() ? mine.detach().clone() : torch::zeros(shape, options);
+  comm_->reduce_sum(t, 0, what);
+  return rank() == 0 ? t : torch::Tensor();
+}
+
+std::vector<weights::LazyTensor> ZeroTraining::checkpoint_optimizer_state(const AdamW& local) {
+  const std::map<std::string, torch::Tensor> state = local.state_tensors();
+  const bool sharded = options_.stage > 0 && world_size() > 1;
+  std::vector<weights::LazyTensor> out;
   for (size_t i = 0; i < params_.size(); ++i) {
     const auto& p = params_[i];
     for (const std::string& key : AdamW::state_keys(p.name, p.tensor.scalar_type())) {
-      if (owner_[i] == 0) {
-        if (rank() == 0) out[key] = state.at(key);
-        continue;
+      weights::LazyTensor lazy{key, torch::kFloat32, shapes_[i], {}};
+      if (!sharded || owner_[i] == 0) {  // rank 0 holds it
+        const torch::Tensor held = rank() == 0 ? state.at(key) : torch::Tensor();
+        lazy.make = [held] { return held; };
+      } else {
+        const torch::Tensor mine = owner_[i] == rank() ? state.at(key) : torch::Tensor();
+        lazy.make = [this, mine, shape = shapes_[i], options = p.tensor.options().dtype(torch::kFloat32)] {
+          return gather_onto_writer(mine, shape, options, "checkpoint optimizer state");
+        };
       }
-      torch::Tensor t = owner_[i] == rank() ? state.at(key).clone()
-                                            : torch::zeros(shapes_[i], p.tensor.options().dtype(torch::kFloat32));
-      comm_->reduce_sum(t, 0, "checkpoint optimizer state");
-      if (rank() == 0) out[key] = t;
+      out.push_back(std::move(lazy));
     }
   }
+  sort_by_name(out);
+  return out;
+}
+
+std::map<std::string, torch::Tensor> ZeroTraining::owned_optimizer_state(const AdamW& local) {
+  const std::map<std::string, torch::Tensor> state = local.state_tensors();
+  std::map<std::string, torch::Tensor> out;
+  for (size_t i = 0; i < params_.size(); ++i)
+    if (owner_[i] == rank())
+      for (const std::string& key : AdamW::state_keys(params_[i].name, params_[i].tensor.scalar_type()))
+        out[key] = state.at(key);
   return out;
 }
 
@@ -419,23 +446,33 @@ std::map<std::string, torch::Tensor> ZeroTraining::gather_optimizer_state(const 
 
 namespace cook::train::distributed {
 
-std::map<std::string, torch::Tensor> ZeroTraining::gather_parameters(model::GptJ& model) {
-  std::map<std::string, torch::Tensor> out;
-  std::map<std::string, size_t> index;
-  for (size_t i = 0; i < params_.size(); ++i) index[params_[i].name] = i;
-  torch::NoGradGuard no_grad;
+std::vector<weights::LazyTensor> ZeroTraining::checkpoint_parameters(model::GptJ& model) {
+  std::vector<weights::LazyTensor> out;
   for (const auto& item : model->named_parameters()) {
-    auto it = index.find(item.key());
-    const bool sharded = it != index.end() && unit_of_[it->second] >= 0 && !units_[unit_of_[it->second]].whole;
-    if (!sharded || owner_[it->second] == 0) {  // rank 0 holds it whole
-      if (rank() == 0) out[item.key()] = item.value();
+    const int64_t i = index_of(item.value());
+    const bool sharded = i >= 0 && unit_of_[i] >= 0 && !units_[unit_of_[i]].whole;
+    const torch::Tensor value = item.value().detach();
+    if (!sharded || owner_[i] == 0) {  // rank 0 holds it whole
+      const torch::Tensor held = rank() == 0 ? value : torch::Tensor();
+      out.push_back({item.key(), value.scalar_type(), value.sizes().vec(), [held] { return held; }});
       continue;
     }
-    // A block parameter away from rank 0: its owner's values, summed with zeros onto rank 0.
-    const size_t i = it->second;
-    torch::Tensor t = owner_[i] == rank() ? item.value().detach().clone() : torch::zeros(shapes_[i], item.value().options());
-    comm_->reduce_sum(t, 0, "checkpoint parameters");
-    if (rank() == 0) out[item.key()] = t;
+    // A block parameter away from rank 0: only its owner holds the values (`value` is the
+    // handle, whose data the block's gathers swap in and out).
+    const torch::Tensor mine = owner_[i] == rank() ? value : torch::Tensor();
+    out.push_back({item.key(), value.scalar_type(), shapes_[i], [this, mine, shape = shapes_[i], options = value.options()] {
+                     return gather_onto_writer(mine, shape, options, "checkpoint parameters");
+                   }});
+  }
+  sort_by_name(out);
+  return out;
+}
+
+std::map<std::string, torch::Tensor> ZeroTraining::owned_checkpoint_parameters(model::GptJ& model) {
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& item : model->named_parameters()) {
+    const int64_t i = index_of(item.value());
+    if ((i >= 0 ? owner_[i] : 0) == rank()) out[item.key()] = item.value().detach();
   }
   return out;
 }

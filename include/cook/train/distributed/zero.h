@@ -69,8 +69,10 @@ class ZeroTraining : public ParallelTraining {
   void finish_gradients() override;
   void after_optimizer_step() override;
   std::vector<double> sum(const std::vector<double>& values, const std::string& what) override;
-  std::map<std::string, torch::Tensor> gather_optimizer_state(const AdamW& local) override;
-  std::map<std::string, torch::Tensor> gather_parameters(model::GptJ& model) override;
+  std::vector<weights::LazyTensor> checkpoint_parameters(model::GptJ& model) override;
+  std::vector<weights::LazyTensor> checkpoint_optimizer_state(const AdamW& local) override;
+  std::map<std::string, torch::Tensor> owned_checkpoint_parameters(model::GptJ& model) override;
+  std::map<std::string, torch::Tensor> owned_optimizer_state(const AdamW& local) override;
   void barrier(const std::string& what) override { comm_->barrier(what); }
   bool shards_parameters() const override { return options_.stage == 3 && world_size() > 1; }
   bool holds(const torch::Tensor& param) const override;
@@ -119,6 +121,10 @@ class ZeroTraining : public ParallelTraining {
   void gather_unit(Unit& unit);
   void release_unit(Unit& unit);
   int64_t index_of(const torch::Tensor& param) const;  // into params_, -1 when not trained here
+  // `mine` (its owner's values; undefined on the other ranks) onto rank 0: the whole tensor
+  // there, undefined elsewhere. Every rank calls it.
+  torch::Tensor gather_onto_writer(const torch::Tensor& mine, const std::vector<int64_t>& shape,
+                                   const torch::TensorOptions& options, const std::string& what);
 
   std::shared_ptr<Communicator> comm_;
   ZeroOptions options_;
