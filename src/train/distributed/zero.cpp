@@ -170,10 +170,7 @@ std::vector<ParamGroup> ZeroTraining::shard_optimizer(const std::vector<ParamGro
       auto it = unit_of_block.find(block.get());
       if (it == unit_of_block.end()) continue;
       const size_t u = it->second;
-      // The pruning masks the block's linears carry (buffers "…mask") move with the block.
-      for (const auto& buffer : block->named_buffers())
-        if (is_pruning_mask(buffer.key(), buffer.value()))
-          units_[u].tensors.push_back({buffer.value(), buffer.value().sizes().vec()});
+      add_pruning_masks(units_[u], block);
       block->on_forward_begin = [this, u](model::GptJBlockImpl&) { gather_unit(units_[u]); };
       block->on_forward_end = [this, u](model::GptJBlockImpl&) {
         // Without gradients nothing refers to the parameters after the forward; with them the
@@ -243,6 +240,11 @@ void ZeroTraining::release_unit(Unit& unit) {
   for (auto& t : unit.tensors) t.tensor.set_data(torch::empty({0}, t.tensor.options()));
 }
 
+void ZeroTraining::add_pruning_masks(Unit& unit, const model::GptJBlock& block) {
+  for (const auto& buffer : block->named_buffers())
+    if (is_pruning_mask(buffer.key(), buffer.value())) unit.tensors.push_back({buffer.value(), buffer.value().sizes().vec()});
+}
+
 int64_t ZeroTraining::index_of(const torch::Tensor& param) const {
   auto it = index_of_impl_.find(param.unsafeGetTensorImpl());
   return it == index_of_impl_.end() ? -1 : static_cast<int64_t>(it->second);
@@ -270,9 +272,7 @@ void ZeroTraining::attach_frozen_model(model::GptJ& model) {
     auto unit = std::make_unique<Unit>();
     unit->owner = static_cast<int64_t>(b) * world / static_cast<int64_t>(blocks.size());
     for (const auto& p : blocks[b]->parameters()) unit->tensors.push_back({p, p.sizes().vec()});
-    for (const auto& buffer : blocks[b]->named_buffers())
-      if (is_pruning_mask(buffer.key(), buffer.value()))
-        unit->tensors.push_back({buffer.value(), buffer.value().sizes().vec()});
+    add_pruning_masks(*unit, blocks[b]);
     Unit* u = unit.get();
     // A frozen model only runs forward: its blocks come in for it and go right after.
     blocks[b]->on_forward_begin = [this, u](model::GptJBlockImpl&) { gather_unit(*u); };
@@ -452,13 +452,14 @@ std::vector<weights::LazyTensor> ZeroTraining::checkpoint_parameters(model::GptJ
     const int64_t i = index_of(item.value());
     const bool sharded = i >= 0 && unit_of_[i] >= 0 && !units_[unit_of_[i]].whole;
     const torch::Tensor value = item.value().detach();
+    const std::vector<int64_t> shape = i >= 0 ? shapes_[i] : value.sizes().vec();
     if (!sharded || owner_[i] == 0) {  // rank 0 holds it whole
       const torch::Tensor held = rank() == 0 ? value : torch::Tensor();
-      out.push_back({item.key(), value.scalar_type(), value.sizes().vec(), [held] { return held; }});
+      out.push_back({item.key(), value.scalar_type(), shape, [held] { return held; }});
       continue;
     }
-    // A block parameter away from rank 0: only its owner holds the values (`value` is the
-    // handle, whose data the block's gathers swap in and out).
+    // A block parameter away from rank 0: only its owner holds the values (no block is gathered
+    // or released while a checkpoint is written, so they stay where `value` sees them).
     const torch::Tensor mine = owner_[i] == rank() ? value : torch::Tensor();
     out.push_back({item.key(), value.scalar_type(), shapes_[i], [this, mine, shape = shapes_[i], options = value.options()] {
                      return gather_onto_writer(mine, shape, options, "checkpoint parameters");

@@ -119,6 +119,8 @@ class ZeroTraining : public ParallelTraining {
   void start_bucket(size_t index);
   void complete(InFlight& flight);
   void gather_unit(Unit& unit);
+  // The pruning masks the block's linears carry (buffers "…mask", when set) move with the block.
+  static void add_pruning_masks(Unit& unit, const model::GptJBlock& block);
   void release_unit(Unit& unit);
   int64_t index_of(const torch::Tensor& param) const;  // into params_, -1 when not trained here
   // `mine` (its owner's values; undefined on the other ranks) onto rank 0: the whole tensor
