@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <string>
 
-#include "cook/core/heap.h"
+#include "bench_main.h"
 #include "cook/compress/quant/artefact.h"
 #include "cook/infer/generate.h"
 #include "cook/model/config.h"
@@ -69,14 +69,4 @@ BENCHMARK_CAPTURE(BM_Generate, m300_int8, std::string("300m"), true)->Unit(bench
 
 }  // namespace
 
-// As `cook` does (main.cpp): freed large buffers stay in the heap. Without it every call of a
-// large product faulted in its output afresh (M = 512, N = 16384: two 32 MB buffers), which made
-// the int8 case 3-4× slower than what `cook` runs (docs/quantization.md).
-int main(int argc, char** argv) {
-  cook::keep_freed_buffers_in_heap();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return cook::bench::run_benchmarks_as_cook_runs(argc, argv); }

@@ -8,7 +8,7 @@
 
 #include <memory>
 
-#include "cook/core/heap.h"
+#include "bench_main.h"
 #include "cook/compress/quant/numerics.h"
 #include "cook/infer/int8_linear.h"
 #include "cook/model/linear.h"
@@ -61,14 +61,4 @@ BENCHMARK(BM_LinearInt8)->Apply(shapes);
 
 }  // namespace
 
-// As `cook` does (main.cpp): freed large buffers stay in the heap. Without it every call of a
-// large product faulted in its output afresh (M = 512, N = 16384: two 32 MB buffers), which made
-// the int8 case 3-4× slower than what `cook` runs (docs/quantization.md).
-int main(int argc, char** argv) {
-  cook::keep_freed_buffers_in_heap();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return cook::bench::run_benchmarks_as_cook_runs(argc, argv); }

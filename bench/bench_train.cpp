@@ -10,7 +10,7 @@
 #include <memory>
 #include <string>
 
-#include "cook/core/heap.h"
+#include "bench_main.h"
 #include "cook/core/resources.h"
 #include "cook/model/config.h"
 #include "cook/model/gptj.h"
@@ -73,11 +73,4 @@ BENCHMARK_CAPTURE(BM_TrainStep, small_recompute, std::string("small"), true)
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  cook::keep_freed_buffers_in_heap();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return cook::bench::run_benchmarks_as_cook_runs(argc, argv); }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "cook/compress/quant/numerics.h"
 #include "cook/core/error.h"
 
 #if COOK_TORCH_MAJOR > 2 || (COOK_TORCH_MAJOR == 2 && COOK_TORCH_MINOR >= 1)
@@ -12,7 +13,6 @@ namespace cook::infer {
 
 namespace {
 
-constexpr double kQmax = 127.0;
 constexpr int64_t kMinRows = 32;  // at::_int_mm needs more than 16; 32 keeps cuBLASLt's tiles whole
 constexpr int64_t kMinInner = 16;
 
@@ -33,15 +33,6 @@ bool device_int8_matmul_available() {
 #else
   return false;
 #endif
-}
-
-std::pair<torch::Tensor, torch::Tensor> quantize_tokens_on_device(const torch::Tensor& x) {
-  if (x.dim() != 2 || x.scalar_type() != torch::kFloat32)
-    throw Error("quantize_tokens_on_device", "needs a 2-D float32 tensor (rows, K)");
-  const torch::Tensor scales = x.abs().amax(1) / kQmax;
-  const torch::Tensor divisor = torch::where(scales == 0, torch::ones_like(scales), scales).unsqueeze(1);
-  const torch::Tensor q = (x / divisor).round().clamp(-kQmax, kQmax).to(torch::kInt8);
-  return {q, scales};
 }
 
 DeviceInt8Weight::DeviceInt8Weight(const torch::Tensor& weight, const torch::Tensor& scales, torch::Device device) {
@@ -77,8 +68,8 @@ torch::Tensor DeviceInt8Weight::multiply(const torch::Tensor& q) const {
 }
 
 torch::Tensor DeviceInt8Weight::forward(const torch::Tensor& x, const torch::Tensor& bias) const {
-  auto [q, sx] = quantize_tokens_on_device(x.to(torch::kFloat32));
-  torch::Tensor y = multiply(q).to(torch::kFloat32) * (sx.unsqueeze(1) * scales_.unsqueeze(0));
+  const quant::Quantized q = quant::quantize_rows(x.to(torch::kFloat32));  // scales (M, 1)
+  torch::Tensor y = multiply(q.values).to(torch::kFloat32) * (q.scales * scales_.unsqueeze(0));
   if (bias.defined()) y = y + bias.to(torch::kFloat32);
   return y;
 }

@@ -66,6 +66,15 @@ void check_preset(const std::string& path, const model::ModelConfig& config, con
   throw Error(path, "the checkpoint's config does not match preset '" + *preset + "': " + diff);
 }
 
+// Adds the file's tensors (views of its mapping) under their own names.
+void add_tensors(Checkpoint& ck, const std::string& path, const io::SafetensorsReader& reader) {
+  for (const auto& info : reader.tensors()) {
+    ck.tensors.emplace(info.name, tensor_view(reader, info));
+    ck.origins[info.name] = {path, info.name};
+  }
+  ck.mappings.push_back(reader.mapping());
+}
+
 Checkpoint read_cook(const std::string& path, io::SafetensorsReader reader, const std::optional<std::string>& preset) {
   Checkpoint ck;
   ck.kind = CheckpointKind::Cook;
@@ -88,11 +97,7 @@ Checkpoint read_cook(const std::string& path, io::SafetensorsReader reader, cons
   ck.config = model::config_from_json(j, where);
   ck.config.validate(where);
   check_preset(path, ck.config, preset);
-  for (const auto& info : reader.tensors()) {
-    ck.tensors.emplace(info.name, tensor_view(reader, info));
-    ck.origins[info.name] = {path, info.name};
-  }
-  ck.mappings.push_back(reader.mapping());
+  add_tensors(ck, path, reader);
   return ck;
 }
 
@@ -436,11 +441,7 @@ Checkpoint read_rank_shards(const std::string& folder, const std::string& stem) 
       part = read_cook(path, std::move(reader), std::nullopt);
     } else {
       part.metadata = reader.metadata();
-      for (const auto& info : reader.tensors()) {
-        part.tensors.emplace(info.name, tensor_view(reader, info));
-        part.origins[info.name] = {path, info.name};
-      }
-      part.mappings = {reader.mapping()};
+      add_tensors(part, path, reader);
     }
     if (r == 0) {
       merged.kind = part.kind;

@@ -67,6 +67,14 @@ LoadedTensors load_safetensors(const std::string& path) {
   return out;
 }
 
+namespace {
+// Hands the tensor's values to the writer, made CPU-contiguous first if they are not.
+void sink_values(const torch::Tensor& tensor, const io::TensorToWrite::Sink& sink) {
+  torch::Tensor c = tensor.detach().to(torch::kCPU).contiguous().resolve_conj().resolve_neg();
+  sink(c.data_ptr(), c.nbytes());
+}
+}  // namespace
+
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
                       const Metadata& metadata) {
   std::vector<io::TensorToWrite> ts;
@@ -84,10 +92,7 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
     } else {
       // Made CPU-contiguous only when its turn comes, and dropped right after.
       torch::Tensor t = tensor;
-      w.produce = [t](const io::TensorToWrite::Sink& sink) {
-        torch::Tensor c = t.detach().to(torch::kCPU).contiguous().resolve_conj().resolve_neg();
-        sink(c.data_ptr(), c.nbytes());
-      };
+      w.produce = [t](const io::TensorToWrite::Sink& sink) { sink_values(t, sink); };
     }
     ts.push_back(std::move(w));
   }
@@ -112,8 +117,7 @@ void save_safetensors(const std::string& path, const std::vector<LazyTensor>& te
         throw Error(where, "was declared " + std::string(c10::toString(lazy.dtype)) + " " + c10::str(lazy.shape) +
                                " but made " + (t.defined() ? std::string(c10::toString(t.scalar_type())) + " " +
                                                                  c10::str(t.sizes()) : std::string("undefined")));
-      t = t.detach().to(torch::kCPU).contiguous().resolve_conj().resolve_neg();
-      sink(t.data_ptr(), t.nbytes());
+      sink_values(t, sink);
     };
     ts.push_back(std::move(w));
   }

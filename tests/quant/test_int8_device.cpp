@@ -1,6 +1,8 @@
 // The device path of the int8 kernel (int8_device.h) gives the CPU kernel's bits: here through its
-// exact float64 product on the CPU (the padding for at::_int_mm, the quantization as tensor
-// operations, the epilogue), and through at::_int_mm where a CUDA device is present.
+// exact float64 product on the CPU (the padding for at::_int_mm, the quantization by
+// quant::quantize_rows, the epilogue), and through at::_int_mm where a CUDA device is present.
+// (That quantize_rows equals the CPU kernel's own pass, ties and zero rows included, is
+// Int8Kernel.QuantizeTokensEqualsTheSimulation.)
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -11,23 +13,6 @@
 
 namespace cook::infer {
 namespace {
-
-TEST(Int8Device, QuantizationAsTensorOperationsEqualsTheCpuPass) {
-  torch::manual_seed(11);
-  for (int64_t cols : {1, 17, 300}) {
-    torch::Tensor x = torch::randn({7, cols}) * torch::logspace(-3, 2, 7).unsqueeze(1);
-    x[2].zero_();
-    torch::Tensor q = torch::empty({7, cols}, torch::kInt8), s = torch::empty({7}, torch::kFloat32);
-    quantize_tokens(x.data_ptr<float>(), 7, cols, q.data_ptr<int8_t>(), s.data_ptr<float>());
-    auto [qd, sd] = quantize_tokens_on_device(x);
-    EXPECT_TRUE(torch::equal(qd, q)) << cols;
-    EXPECT_TRUE(torch::equal(sd, s)) << cols;
-  }
-  // Ties round to even, and the absmax entry lands on ±127.
-  auto [q, s] = quantize_tokens_on_device(torch::tensor({{127.0f, 0.5f, 1.5f, 2.5f, -2.5f, -127.0f}}));
-  EXPECT_EQ(s.item<float>(), 1.0f);
-  EXPECT_TRUE(torch::equal(q, torch::tensor({{127, 0, 2, 2, -2, -127}}, torch::kInt8)));
-}
 
 // Shapes that at::_int_mm cannot take as they are: M ≤ 16, K not a multiple of 8 or below 16, N
 // not a multiple of 8.
@@ -45,8 +30,7 @@ void expect_same_bits(torch::Device device) {
         const DeviceInt8Weight w(qw.values, qw.scales, device);
         const torch::Tensor direct = w.forward(x.to(device), bias ? layer->bias.to(device) : torch::Tensor()).cpu();
         EXPECT_TRUE(torch::equal(direct, on_cpu)) << "N " << n << ", K " << k << ", M " << m << ", bias " << bias;
-        const torch::Tensor exact = x.to(device);
-        auto [q, s] = quantize_tokens_on_device(exact);
+        const torch::Tensor q = quant::quantize_rows(x.to(device)).values;
         const torch::Tensor reference = q.cpu().to(torch::kInt64).mm(qw.values.t().to(torch::kInt64));
         EXPECT_TRUE(torch::equal(w.multiply(q).cpu().to(torch::kInt64), reference)) << "M " << m;
       }

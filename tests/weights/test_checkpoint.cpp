@@ -44,6 +44,14 @@ void expect_same_params(torch::nn::Module& module, const TensorMap& expected) {
   }
 }
 
+// A module with every weight of `config`, filled with random values.
+std::shared_ptr<cook::weights::testing::Holder> random_module_for(const ModelConfig& config) {
+  auto m = module_for(config);
+  torch::NoGradGuard g;
+  for (auto& p : m->parameters()) p.copy_(torch::randn(p.sizes()));
+  return m;
+}
+
 }  // namespace
 
 // ---- Hugging Face ---------------------------------------------------------------------------
@@ -155,11 +163,7 @@ TEST(Checkpoint, PlainSafetensorsWithoutConfigIsAnError) {
 TEST(Checkpoint, CookSaveLoadRoundTrip) {
   TempDir dir;
   ModelConfig config = bmcook_fixture_config(false);
-  auto source = module_for(config);
-  {
-    torch::NoGradGuard g;
-    for (auto& p : source->parameters()) p.copy_(torch::randn(p.sizes()));
-  }
+  auto source = random_module_for(config);
   std::string path = dir.file("ck.safetensors");
   save_checkpoint(path, *source, config, {{"step", "42"}});
 
@@ -419,11 +423,7 @@ TEST(Checkpoint, ReadsAnHfFolderWithPytorchModelBin) {
 TEST(Checkpoint, RankShardsMergeAndTheirErrorsNameTheFile) {
   TempDir dir;
   ModelConfig config = bmcook_fixture_config(false);
-  auto source = module_for(config);
-  {
-    torch::NoGradGuard g;
-    for (auto& p : source->parameters()) p.copy_(torch::randn(p.sizes()));
-  }
+  auto source = random_module_for(config);
   TensorMap all = parameters_of(*source), part0, part1;
   size_t i = 0;
   for (const auto& [name, t] : all) (i++ % 2 ? part1 : part0).emplace(name, t);

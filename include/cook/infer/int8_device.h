@@ -1,6 +1,6 @@
 // W8A8 inference of a linear layer on a device other than the CPU (CUDA), in LibTorch operations:
-//   per-token quantization as tensor operations (the formulas of quantize_tokens: absmax / 127, a
-//   true division, round half to even, clamp ±127), the s8 × s8 → s32 product through
+//   per-token quantization by quant::quantize_rows (the simulation's own formulas, which the CPU
+//   pass quantize_tokens equals bit for bit), the s8 × s8 → s32 product through
 //   at::_int_mm (cuBLASLt) with the weight stored (N, K) and passed transposed (the fast layout:
 //   the other one is 3-10× slower), and the rescale of rescale_accumulators as separate
 //   elementwise operations (acc · (s_x · s_w) + b, no fused multiply-add). Every step is exact or
@@ -14,14 +14,10 @@
 // padding and the epilogue through it.
 #pragma once
 #include <cstdint>
-#include <utility>
 
 #include <torch/torch.h>
 
 namespace cook::infer {
-
-// x (M, K) float32 → q (M, K) int8 and its per-row scales (M) float32, on x's device.
-std::pair<torch::Tensor, torch::Tensor> quantize_tokens_on_device(const torch::Tensor& x);
 
 // True when this LibTorch has at::_int_mm (≥ 2.1).
 bool device_int8_matmul_available();

@@ -47,13 +47,13 @@ int64_t dump_ffn_inputs(model::GptJ& model, const train::EvalSource& source, con
     in.request.logits = false;
     in.request.ffn_inputs = true;
     model::ForwardOutput r = model->forward(in);
-    if (!o.write) {
-      done += std::min<int64_t>(batch.labels.ne(train::kIgnoreLabel).sum().item<int64_t>(), o.tokens - done);
-      return;
-    }
     // Only real tokens: positions whose label is a target (padding has none).
     const torch::Tensor keep = batch.labels.reshape({-1}).ne(train::kIgnoreLabel).nonzero().reshape({-1});
     const int64_t take = std::min<int64_t>(keep.size(0), o.tokens - done);
+    if (!o.write) {
+      done += take;
+      return;
+    }
     const torch::Tensor idx = keep.narrow(0, 0, take).to(device);
     for (int64_t i = 0; i < c.n_layer; ++i) {
       const torch::Tensor h = r.ffn_inputs[i].reshape({-1, c.d_model}).index_select(0, idx);
