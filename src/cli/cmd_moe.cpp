@@ -16,6 +16,7 @@
 #include "cook/compress/moe/experts.h"
 #include "cook/compress/moe/hidden_dump.h"
 #include "cook/compress/moe/moe_file.h"
+#include "cook/compress/moe/moefication_files.h"
 #include "cook/compress/moe/router_training.h"
 #include "cook/core/error.h"
 #include "cook/core/progress.h"
@@ -46,7 +47,7 @@ struct SplitArgs {
 struct RouterArgs {
   ModelArgs model;
   std::string split_file, hidden, output;
-  int64_t topk = 0, epochs = 10, batch_size = 512;
+  int64_t topk = 0, epochs = moe::RouterTrainingOptions{}.epochs, batch_size = 512;
   double lr = 1e-2;
   uint64_t router_seed = 1;
   bool no_progress = false;
@@ -139,7 +140,7 @@ void run_router(const RouterArgs& a) {
   if (a.hidden.empty()) throw Error("--hidden", "is required: the folder 'cook moe dump' wrote");
   ModelSetup setup = load_model(a.model);
   const model::ModelConfig& c = setup.model->config();
-  moe::MoeFile file = moe::load_moe_file(a.split_file);
+  moe::MoeFile file = moe::load_moe_source(a.split_file, *setup.model);
   if (file.d_model != c.d_model || file.d_ff != c.d_ff)
     throw Error(a.split_file, "was made for another model shape (d_model " + std::to_string(file.d_model) +
                                   ", d_ff " + std::to_string(file.d_ff) + ")");

@@ -14,7 +14,7 @@ namespace cook::cli {
 
 void add_moe_options(CLI::App& cmd, MoeArgs& a) {
   cmd.add_flag("--moe", a.moe, "Run MoEfied FFNs (experts + router from --moe-ckpt)");
-  cmd.add_option("--moe-ckpt", a.moe_ckpt, "MoE file from 'cook moe split' / 'cook moe router'");
+  cmd.add_option("--moe-ckpt", a.moe_ckpt, "MoE file from 'cook moe split' / 'cook moe router', or a MoEfication folder (BMCook's gp_split/)");
   cmd.add_option("--num-expert", a.num_expert, "Experts per FFN (checked against the MoE file; 0: the file's)");
   cmd.add_option("--topk", a.topk, "Experts computed per token");
   cmd.add_option("--moe-router", a.router, "Router: auto (MLP if trained, else centroid), mlp, centroid, oracle")

@@ -56,6 +56,18 @@ LoadedTensors load_torch_bin(const std::string& path) {
   return out;
 }
 
+torch::Tensor copy_torch_tensor(const io::TorchTensorInfo& t) {
+  const auto dtype = to_scalar_type(t.dtype);
+  if (t.numel() == 0) return torch::empty(t.shape, torch::TensorOptions().dtype(dtype));
+  // The storage's bytes into aligned memory, then the view the file describes (checked to lie
+  // inside the storage when it was read).
+  torch::Tensor bytes = torch::empty({static_cast<int64_t>(t.storage_bytes)}, torch::kUInt8);
+  std::memcpy(bytes.data_ptr(), t.storage, t.storage_bytes);
+  const int64_t elements = static_cast<int64_t>(t.storage_bytes / io::dtype_size(t.dtype));
+  torch::Tensor storage = bytes.view(dtype).narrow(0, 0, elements);
+  return storage.as_strided(t.shape, t.strides, t.storage_offset).contiguous();
+}
+
 TensorMap read_torch_bin(const std::string& path) { return load_torch_bin(path).tensors; }
 
 void write_torch_bin(const std::string& path, const TensorMap& tensors) {

@@ -5,6 +5,10 @@
 
 #include "cook/weights/tensor_io.h"
 
+namespace cook::io {
+struct TorchTensorInfo;
+}
+
 namespace cook::weights {
 
 // Maps the file and reads it with io::TorchSaveReader (see io/torch_save.h for why not
@@ -15,6 +19,10 @@ namespace cook::weights {
 LoadedTensors load_torch_bin(const std::string& path);
 // load_torch_bin(path).tensors.
 TensorMap read_torch_bin(const std::string& path);
+
+// A contiguous copy, owning its memory, of one tensor of a torch.save file (io/torch_object.h; a
+// numpy array in it too), for the small files read whole: masks, labels, routers.
+torch::Tensor copy_torch_tensor(const io::TorchTensorInfo& t);
 
 // Writes `tensors` as a dict with torch::pickle_save, atomically; Python's torch.load reads it.
 // The file's bytes are built in memory before they are written (LibTorch's pickler works so).

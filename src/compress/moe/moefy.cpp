@@ -1,6 +1,7 @@
 #include "cook/compress/moe/moefy.h"
 
 #include "cook/compress/moe/expert_ffn.h"
+#include "cook/compress/moe/moefication_files.h"
 #include "cook/compress/moe/router.h"
 #include "cook/core/error.h"
 
@@ -48,7 +49,7 @@ int64_t moefy(model::GptJImpl& model, const MoeFile& file, const MoeOptions& o, 
 int64_t moefy(model::GptJImpl& model, const MoeOptions& o) {
   if (!o.is_moefy) return 0;
   o.validate("MoEfication");
-  return moefy(model, load_moe_file(o.moe_path), o, o.moe_path);
+  return moefy(model, load_moe_source(o.moe_path, model), o, o.moe_path);
 }
 
 int64_t unmoefy(model::GptJImpl& model) {

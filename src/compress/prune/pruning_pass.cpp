@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <ostream>
 
+#include "cook/compress/prune/bmcook_mask_file.h"
 #include "cook/compress/prune/prune_model.h"
 #include "cook/compress/prune/unstructured.h"
 #include "cook/core/error.h"
@@ -114,8 +115,7 @@ std::shared_ptr<PruningPass> make_pruning_pass(model::GptJ& model, const Pruning
   if (!path.empty() && std::filesystem::exists(path)) {
     if (options.ramp.enabled())
       throw Error(where + ".ramp", "a gradual ramp computes its own masks; it cannot start from the mask file " + path);
-    MaskSet set = load_masks(path);
-    check_masks_fit(set, layers, path);
+    MaskSet set = load_masks_for(path, model->config(), layers);
     if (log)
       *log << "pruning: " << layers.size() << " weights masked from " << path << " (" << set.method << ", "
            << set.pattern << ", sparsity " << set.sparsity << ")\n";
