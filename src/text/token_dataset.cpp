@@ -5,6 +5,7 @@
 
 #include "cook/core/error.h"
 #include "cook/io/mapped_file.h"
+#include "cook/text/megatron_dataset.h"
 #include "data_files.h"
 
 namespace fs = std::filesystem;
@@ -16,6 +17,7 @@ TokenDataset& TokenDataset::operator=(TokenDataset&&) noexcept = default;
 TokenDataset::~TokenDataset() = default;
 
 TokenDataset TokenDataset::open(const std::string& dir, const std::string& split) {
+  if (std::optional<std::string> prefix = megatron_prefix(dir)) return open_megatron(*prefix, split);
   TokenDataset d;
   d.dir_ = dir;
   d.split_ = split;
@@ -77,6 +79,36 @@ TokenDataset TokenDataset::open(const std::string& dir, const std::string& split
   return d;
 }
 
+TokenDataset TokenDataset::open_megatron(const std::string& prefix, const std::string& split) {
+  TokenDataset d;
+  d.dir_ = prefix;
+  d.split_ = split;
+  auto bin = io::MappedFile::open(prefix + ".bin");
+  const MegatronIndex index = read_megatron_index(prefix + ".idx", bin->size());
+  const int64_t documents = static_cast<int64_t>(index.document_starts.size()) - 1;
+  const MegatronSplit range = megatron_split(documents, split, prefix + ".idx");
+  const uint64_t first = index.document_starts[static_cast<size_t>(range.first_document)];
+  for (int64_t k = range.first_document; k <= range.end_document; ++k)
+    d.megatron_starts_.push_back(index.document_starts[static_cast<size_t>(k)] - first);
+  d.width_ = index.bytes_per_token;
+  d.num_tokens_ = static_cast<int64_t>(d.megatron_starts_.back());
+  d.doc_count_ = static_cast<size_t>(range.end_document - range.first_document);
+  d.offsets_ = d.megatron_starts_.data();
+  // The split is a window of the one .bin: its shard starts before token 0 when it is not the first.
+  d.shard_starts_ = {-static_cast<int64_t>(first), d.num_tokens_};
+  d.shards_.push_back(std::move(bin));
+
+  SplitInfo info;
+  info.tokens = d.num_tokens_;
+  info.documents = static_cast<int64_t>(d.doc_count_);
+  info.index_file = prefix + ".idx";
+  info.shards.push_back({prefix + ".bin", d.num_tokens_, ""});
+  d.manifest_.dtype = d.width_ == 2 ? TokenDtype::uint16 : TokenDtype::uint32;
+  d.manifest_.split_rule = "megatron: the last 3% of documents are validation";
+  d.manifest_.splits[split] = info;
+  return d;
+}
+
 void TokenDataset::read(int64_t start, int64_t count, int64_t* out) const {
   if (start < 0 || count < 0 || start > num_tokens_ || count > num_tokens_ - start) {
     throw Error(dir_ + " (" + split_ + ")", "cannot read tokens [" + std::to_string(start) + ", " +
@@ -92,12 +124,21 @@ void TokenDataset::read(int64_t start, int64_t count, int64_t* out) const {
     const int64_t in_shard = pos - shard_starts_[s];
     const int64_t n = std::min(left, shard_starts_[s + 1] - pos);
     const uint8_t* base = shards_[s]->data();
+    int64_t largest = 0;
     if (width_ == 2) {
       const auto* p = reinterpret_cast<const uint16_t*>(base) + in_shard;
-      for (int64_t i = 0; i < n; ++i) out[i] = p[i];
+      for (int64_t i = 0; i < n; ++i) largest = std::max<int64_t>(largest, out[i] = p[i]);
     } else {
       const auto* p = reinterpret_cast<const uint32_t*>(base) + in_shard;
-      for (int64_t i = 0; i < n; ++i) out[i] = p[i];
+      for (int64_t i = 0; i < n; ++i) largest = std::max<int64_t>(largest, out[i] = p[i]);
+    }
+    // An id past the vocabulary (a corrupt shard) is named here, not by an index error deep in
+    // the model.
+    if (largest >= manifest_.tokenizer.vocab_size) {
+      const int64_t at = std::find_if(out, out + n, [&](int64_t id) { return id >= manifest_.tokenizer.vocab_size; }) - out;
+      throw Error(shards_[s]->path(), "token " + std::to_string(in_shard + at) + " has id " + std::to_string(out[at]) +
+                                          ", outside the vocabulary of " + std::to_string(manifest_.tokenizer.vocab_size) +
+                                          " (a corrupt shard: 'cook data info " + dir_ + " --verify' checks every file)");
     }
     out += n;
     pos += n;
@@ -121,6 +162,7 @@ int64_t TokenDataset::document_start(int64_t i) const {
 }
 
 void TokenDataset::verify() const {
+  if (is_megatron()) return;  // a Megatron pair has no checksums; open() checked its index against the .bin
   const SplitInfo& info = manifest_.split(split_, dir_);
   const std::string manifest_path = (fs::path(dir_) / kManifestFile).string();
   const int64_t vocab = manifest_.tokenizer.vocab_size;
