@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Distillation quality benchmark. A student with half the layers of a `small` teacher, started from
-# the teacher's mapped blocks (--init-with-teacher: student block j = teacher block 2j+1, the same
+# the teacher's mapped blocks (--init-with-teacher --init-teacher-blocks last: student block j = teacher block 2j+1, the same
 # embedding and LM head), is trained for the same steps on the same batches three ways: without KD,
 # with logits KD, with logits + hidden-state KD. Prints the validation perplexity of each and of the
 # teacher on the same validation windows, as a Markdown table (also written to OUT/results.md).
@@ -33,7 +33,7 @@ teacher_ppl=$(sed -n 's/.*"perplexity":\([0-9.e+-]*\).*/\1/p' <<<"$teacher_json"
 
 common=(--model small --n-layer 3 --data "$data" --batch-size "$batch" --seq-len "$seq" --steps "$steps"
         --schedule cosine --start-lr "$lr" --warmup 10 --log-interval 10 --save-interval 0
-        --eval-batches "$eval_batches" --seed 1 --no-progress --load-teacher "$teacher" --init-with-teacher)
+        --eval-batches "$eval_batches" --seed 1 --no-progress --load-teacher "$teacher" --init-with-teacher --init-teacher-blocks last)
 declare -A kd_flags=(
   [no-kd]=""
   [kd-logits]="--use-kd --kd-ce-logits --kd-temp $temp"

@@ -61,9 +61,15 @@ void add_distill_options(CLI::App& cmd, DistillArgs& a) {
   cmd.add_option("--load-teacher", a.load_teacher, "Teacher checkpoint (HF folder, Cook .safetensors, BMCook .bin)");
   cmd.add_option("--teacher-model", a.teacher_model, "Preset of the teacher (needed for a BMCook .bin)");
   cmd.add_flag("--init-with-teacher", a.init_with_teacher, "Initialize the student with the teacher's weights");
+  cmd.add_option("--init-teacher-blocks", a.init_teacher_blocks,
+                 "Student block j copies the first (BMCook) or last teacher block of its group j*r .. (j+1)*r-1")
+      ->check(CLI::IsMember({"first", "last"}))
+      ->capture_default_str();
 }
 
 void setup_distillation(const CLI::App& cmd, const DistillArgs& a, train::Trainer& trainer) {
+  if (given(cmd, "--init-teacher-blocks") && !a.init_with_teacher)
+    throw Error("--init-teacher-blocks", "needs --init-with-teacher");
   if (!a.use_kd) {
     for (const char* flag : {"--kd-loss-scale", "--kd-temp", "--kd-ce-logits", "--kd-mse-last-hidden", "--kd-mse-hidn",
                              "--kd-mse-att", "--kd-mse-emb", "--kd-config"})
@@ -93,7 +99,9 @@ void setup_distillation(const CLI::App& cmd, const DistillArgs& a, train::Traine
   }();
   std::cout << "teacher: " << a.load_teacher << " (" << teacher.config().n_layer << " layers, d_model "
             << teacher.config().d_model << ")\n";
-  if (a.init_with_teacher) compress::distill::init_student_from_teacher(student, teacher.model());
+  if (a.init_with_teacher)
+    compress::distill::init_student_from_teacher(
+        student, teacher.model(), compress::distill::parse_init_block(a.init_teacher_blocks, "--init-teacher-blocks"));
   if (a.use_kd)
     trainer.add_extension(std::make_shared<compress::distill::DistillExtension>(std::move(teacher), student,
                                                                                 std::move(options),

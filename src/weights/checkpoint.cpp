@@ -184,6 +184,9 @@ Checkpoint read_bmcook(const std::string& path, const std::optional<std::string>
   } catch (const std::exception& e) {
     rethrow_with_context(path, e);
   }
+  // BMCook built every GPT-J it trained and saved with LayerNorm eps 1e-6 (example/train.py's
+  // get_model), whatever the preset's own value: the weights are run as BMCook ran them.
+  config.layer_norm_eps = 1e-6;
   return read_bin(path, config);
 }
 

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cook/compress/moe/router_training.h"
 #include "cook/compress/plan/config.h"
 #include "cook/compress/plan/passes.h"
 #include "cook/compress/plan/pipeline.h"
@@ -115,6 +116,26 @@ TEST(CompressConfig, ImpossibleCombinationsAreErrors) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("m.json: MoEfication.is_moefy: needs ReLU FFNs"), std::string::npos) << e.what();
   }
+}
+
+TEST(CompressConfig, ReluStudentDropsTheFcInBiasAsBmcooksReluFfn) {
+  // BMCook's GPTJFF with act_func relu computes relu(fc_in_weight · x) and never adds fc_in_bias.
+  const CompressConfig c = compress_config_from_json(
+      with_data({{"quantization", {{"is_quant", true}}}, {"model", {{"relu", true}}}}), "r.json");
+  const model::ModelConfig dense = model::preset("tiny");
+  ASSERT_TRUE(dense.fc_in_bias);
+  const model::ModelConfig student = student_config(c, dense);
+  EXPECT_EQ(student.activation, model::Activation::Relu);
+  EXPECT_FALSE(student.fc_in_bias);
+  EXPECT_EQ(student.n_layer, dense.n_layer);
+}
+
+TEST(CompressConfig, RouterTrainsForMoeficationsThirtyEpochs) {
+  // MoEfication's MLPCenter.cal_center: `for epoch in range(30)`.
+  EXPECT_EQ(cook::compress::moe::RouterTrainingOptions{}.epochs, 30);
+  const CompressConfig c = compress_config_from_json(
+      with_data({{"MoEfication", {{"is_moefy", true}, {"num_expert", 8}, {"topk", 2}}}}), "m.json");
+  EXPECT_EQ(c.moefication.router_epochs, 30);
 }
 
 TEST(CompressConfig, BmcookModuleNamesBecomeCookModules) {

@@ -131,6 +131,48 @@ TEST(DistillExtension, EveryTermIsZeroWhenStudentEqualsTeacher) {
   for (const auto& [name, t] : terms) EXPECT_NEAR(t.item<double>(), 0.0, 1e-6) << name;
 }
 
+// BMCook V3's hidden-state term (bmcook/distilling/__init__.py), in float64: each side divided by
+// the mean L2 norm of its tokens, the mean of the squared differences, summed over the pairs.
+double bmcook_v3_hidden_term(const std::vector<std::pair<torch::Tensor, torch::Tensor>>& pairs) {
+  double sum = 0;
+  for (const auto& [s, t] : pairs) {
+    const torch::Tensor s64 = s.to(torch::kFloat64), t64 = t.to(torch::kFloat64);
+    const torch::Tensor s_norm = s64 / s64.norm(2, -1).mean(), t_norm = t64 / t64.norm(2, -1).mean();
+    sum += (s_norm - t_norm).pow(2).mean().item<double>();
+  }
+  return sum;
+}
+
+TEST(DistillExtension, HiddenTermIsBmcookV3sNormalizedMseSummedOverThePairs) {
+  model::GptJ student = test::distill_model(2, 32, 7);
+  model::GptJ teacher = test::distill_model(4, 32, 8);
+  DistillOptions o;  // the defaults: normalized, as V3 always does
+  o.mse_hidn_scale = 1.0;
+  DistillExtension ext(Teacher(teacher), student, o);
+  test::PatternBatches source(2, 12, 5);
+  const train::Batch batch = source.make(0);  // no padding: BMCook averages over every position
+  const model::ForwardOutput s = student_forward(student, ext, batch);
+  train::LossTerms terms;
+  ext.add_losses(batch, s, terms);
+  const double cook_term = values(terms).at("kd_mse_hidn");
+
+  model::ForwardInput in{batch.input_ids, batch.attention_mask, {}};
+  in.request.hidden_states = true;
+  const model::ForwardOutput t = teacher->forward(in);
+  ASSERT_EQ(ext.hidden_pairs().size(), 2u);  // blocks.0 ↔ blocks.1, blocks.1 ↔ blocks.3
+  const double reference = bmcook_v3_hidden_term({{s.hidden_states[0], t.hidden_states[1]},
+                                                  {s.hidden_states[1], t.hidden_states[3]}});
+  EXPECT_NEAR(cook_term, reference, 1e-5 * reference);
+  // Averaging the pairs instead of summing them, or comparing raw states, is another term.
+  EXPECT_GT(std::abs(cook_term - reference / 2), 0.1 * reference);
+  DistillOptions raw = o;
+  raw.mse_normalize = false;
+  DistillExtension raw_ext(Teacher(teacher), student, raw);
+  train::LossTerms raw_terms;
+  raw_ext.add_losses(batch, s, raw_terms);
+  EXPECT_GT(std::abs(values(raw_terms).at("kd_mse_hidn") - reference), 0.1 * reference);
+}
+
 TEST(DistillExtension, ComparisonsThatCannotBeMadeAreErrors) {
   model::GptJ student = test::distill_model(2, 32, 1);
   DistillOptions att;
@@ -229,15 +271,18 @@ TEST(DistillExtension, TrainsAndTheProjectionSurvivesAResume) {
 TEST(DistillExtension, InitWithTeacherCopiesMappedBlocks) {
   model::GptJ teacher = test::distill_model(4, 32, 11);
   model::GptJ student = test::distill_model(2, 32, 12);
-  init_student_from_teacher(student, teacher);
+  init_student_from_teacher(student, teacher, InitBlock::FirstOfGroup);  // BMCook's even blocks
   auto s = student->named_parameters(), t = teacher->named_parameters();
   EXPECT_TRUE(torch::equal(s["embed.weight"], t["embed.weight"]));
   EXPECT_TRUE(torch::equal(s["lm_head.weight"], t["lm_head.weight"]));
+  EXPECT_TRUE(torch::equal(s["blocks.0.attn.q_proj.weight"], t["blocks.0.attn.q_proj.weight"]));
+  EXPECT_TRUE(torch::equal(s["blocks.1.ffn.fc_in.weight"], t["blocks.2.ffn.fc_in.weight"]));
+  init_student_from_teacher(student, teacher, InitBlock::LastOfGroup);  // the layer map's blocks
   EXPECT_TRUE(torch::equal(s["blocks.0.attn.q_proj.weight"], t["blocks.1.attn.q_proj.weight"]));
   EXPECT_TRUE(torch::equal(s["blocks.1.ffn.fc_in.weight"], t["blocks.3.ffn.fc_in.weight"]));
   model::GptJ wide = test::distill_model(2, 48, 13);
   try {
-    init_student_from_teacher(wide, teacher);
+    init_student_from_teacher(wide, teacher, InitBlock::FirstOfGroup);
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("differ in shape"), std::string::npos) << e.what();

@@ -90,12 +90,20 @@ TEST(DistillLayerMap, UniformMapPairsEveryLayerOfTheShallowerModel) {
   EXPECT_EQ(uniform_layer_map(4, 2), (V{{1, 0}, {3, 1}}));
   EXPECT_EQ(uniform_layer_map(1, 28), (V{{0, 27}}));
   EXPECT_THROW(uniform_layer_map(0, 2), cook::Error);
-  // --init-with-teacher's source blocks.
-  EXPECT_EQ(teacher_block_for(0, 3, 6), 1);
-  EXPECT_EQ(teacher_block_for(2, 3, 6), 5);
-  EXPECT_EQ(teacher_block_for(0, 6, 3), 0);
-  EXPECT_EQ(teacher_block_for(1, 6, 3), 0);
-  EXPECT_EQ(teacher_block_for(5, 6, 3), 2);
+  // --init-with-teacher's source blocks: the last of each group, the blocks the layer map compares...
+  const InitBlock last = InitBlock::LastOfGroup, first = InitBlock::FirstOfGroup;
+  EXPECT_EQ(teacher_block_for(0, 3, 6, last), 1);
+  EXPECT_EQ(teacher_block_for(2, 3, 6, last), 5);
+  EXPECT_EQ(teacher_block_for(0, 6, 3, last), 0);
+  EXPECT_EQ(teacher_block_for(1, 6, 3, last), 0);
+  EXPECT_EQ(teacher_block_for(5, 6, 3, last), 2);
+  // ...or the first (the default): BMCook's init_student copies teacher layer 2j into student layer
+  // j (`layer % 2 == 0 → layer // 2`), e.g. GPT-J's 28 blocks into the 14-block `gpt-j`.
+  for (int64_t j = 0; j < 14; ++j) EXPECT_EQ(teacher_block_for(j, 14, 28, first), 2 * j);
+  EXPECT_EQ(teacher_block_for(2, 3, 6, first), 4);
+  EXPECT_EQ(teacher_block_for(5, 6, 3, first), 2);
+  EXPECT_EQ(parse_init_block("first", "w"), first);
+  EXPECT_THROW(parse_init_block("odd", "w"), cook::Error);
 }
 
 TEST(DistillLayerMap, ModuleNamesResolveAndUnknownNamesListTheKnownOnes) {

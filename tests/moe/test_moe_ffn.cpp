@@ -3,6 +3,8 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <cmath>
+
 #include "cook/compress/moe/balanced_kmeans.h"
 #include "cook/compress/moe/expert_ffn.h"
 #include "cook/compress/moe/experts.h"
@@ -149,13 +151,36 @@ TEST(Routers, OracleChoosesTheExpertsOfLargestMass) {
   EXPECT_GE(oracle, first4);
 }
 
-TEST(Routers, MlpRouterStartsAsTheCentroidRouterRanks) {
-  const torch::Tensor c = torch::randn({8, 64});
-  MlpRouter mlp(c);
+// Centroids as a split makes them: means of unit rows, each of its own length below 1.
+torch::Tensor centroids_of_unequal_length(int64_t e, int64_t d) {
+  const torch::Tensor unit = torch::randn({e, d}) / std::sqrt(static_cast<double>(d));
+  return unit / unit.norm(2, -1, true) * torch::linspace(0.2, 0.9, e).unsqueeze(1);
+}
+
+TEST(Routers, CentroidRouterRanksByDistanceAsMoeficationDoes) {
+  // MoEfication's ParamCenter: dist = −‖x/‖x‖ − c‖, top-k of dist; here in float64, one pair at a time.
+  torch::manual_seed(5);
+  const torch::Tensor c = centroids_of_unequal_length(8, 64), x = inputs(200, 64);
+  const auto x64 = x.to(torch::kFloat64), c64 = c.to(torch::kFloat64);
+  torch::Tensor reference = torch::empty({200, 8}, torch::kFloat64);
+  for (int64_t i = 0; i < 200; ++i)
+    for (int64_t e = 0; e < 8; ++e)
+      reference[i][e] = -(x64[i] / x64[i].norm() - c64[e]).norm().item<double>();
   CentroidRouter cen(c);
+  auto top3 = [](const torch::Tensor& scores) { return std::get<0>(std::get<1>(scores.topk(3, 1)).sort(1)); };
+  const torch::Tensor chosen = top3(cen->scores(x));
+  EXPECT_TRUE(torch::equal(chosen, top3(reference)));
+  // Ranking by the dot product x·c instead chooses other experts for some tokens.
+  EXPECT_FALSE(torch::equal(chosen, top3(torch::mm(x, c.t()))));
+}
+
+TEST(Routers, MlpRouterStartsRankingByTheDotProductWithTheCentroids) {
+  // MoEfication initializes its MLP's first layer with the centroids and the second with the
+  // identity: tanh keeps the order of x/‖x‖·c.
+  const torch::Tensor c = centroids_of_unequal_length(8, 64);
+  MlpRouter mlp(c);
   const torch::Tensor x = inputs(20, 64);
-  // tanh and an identity second layer keep the order of x/‖x‖·c, which is the order of x·c.
-  EXPECT_TRUE(torch::equal(std::get<1>(mlp->scores(x).sort(1)), std::get<1>(cen->scores(x).sort(1))));
+  EXPECT_TRUE(torch::equal(std::get<1>(mlp->scores(x).sort(1)), std::get<1>(torch::mm(x, c.t()).sort(1))));
 }
 
 TEST(MoefyModel, AllExpertsLeaveTheLogitsUnchanged) {

@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cmath>
 #include <functional>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -69,11 +72,79 @@ TEST(QuantQat, SteGradientsAreThoseOfTheFloatProductAtTheQuantizedOperands) {
   }
 }
 
-TEST(QuantQat, BmcookBackwardQuantizesBothProductsOfTheGradient) {
+// cpm_kernels' GEMMInt8 for y (B, N, T) = W (N, K) · x (B, K, T), element by element in float64
+// from its CUDA kernels (gemm_calc_scale, gemm_round, gemm_backward_round_scale,
+// gemm_backward_scale_round, gemm_scale): the forward's int8 operands are reused in the backward.
+struct CpmKernelsGrads {
+  torch::Tensor dx;  // (B, T, K)
+  torch::Tensor dw;  // (N, K)
+};
+
+CpmKernelsGrads cpm_kernels_gemm_int8_backward(const torch::Tensor& x_btk, const torch::Tensor& w_nk,
+                                               const torch::Tensor& g_btn) {
+  const auto x = x_btk.to(torch::kFloat64).contiguous(), w = w_nk.to(torch::kFloat64).contiguous(),
+             g = g_btn.to(torch::kFloat64).contiguous();
+  const int64_t B = x.size(0), T = x.size(1), K = x.size(2), N = w.size(0);
+  auto xa = x.accessor<double, 3>();
+  auto wa = w.accessor<double, 2>();
+  auto ga = g.accessor<double, 3>();
+  auto round_by = [](double v, double scale) { return scale == 0 ? 0.0 : std::nearbyint(v / scale); };
+  // Forward: W per row of A (output channel), x per column of B (token).
+  std::vector<double> s_w(N, 0.0);
+  std::vector<std::vector<double>> s_x(B, std::vector<double>(T, 0.0));
+  for (int64_t n = 0; n < N; ++n) {
+    for (int64_t k = 0; k < K; ++k) s_w[n] = std::max(s_w[n], std::abs(wa[n][k]));
+    s_w[n] /= 127.0;
+  }
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < T; ++t) {
+      for (int64_t k = 0; k < K; ++k) s_x[b][t] = std::max(s_x[b][t], std::abs(xa[b][t][k]));
+      s_x[b][t] /= 127.0;
+    }
+  auto w_q = [&](int64_t n, int64_t k) { return round_by(wa[n][k], s_w[n]); };
+  auto x_q = [&](int64_t b, int64_t t, int64_t k) { return round_by(xa[b][t][k], s_x[b][t]); };
+
+  CpmKernelsGrads out{torch::zeros({B, T, K}, torch::kFloat64), torch::zeros({N, K}, torch::kFloat64)};
+  auto dxa = out.dx.accessor<double, 3>();
+  auto dwa = out.dw.accessor<double, 2>();
+  for (int64_t b = 0; b < B; ++b) {
+    // grad_A = dW: gemm_backward_round_scale, a scale per output channel over the sequence's tokens
+    // of G·s_x, times quantized_B (x) transposed, summed over the batch (A was broadcast).
+    for (int64_t n = 0; n < N; ++n) {
+      double scale = 0;
+      for (int64_t t = 0; t < T; ++t) scale = std::max(scale, std::abs(ga[b][t][n] * s_x[b][t]));
+      scale /= 127.0;
+      for (int64_t k = 0; k < K; ++k) {
+        double acc = 0;
+        for (int64_t t = 0; t < T; ++t) acc += round_by(ga[b][t][n] * s_x[b][t], scale) * x_q(b, t, k);
+        dwa[n][k] += acc * scale;
+      }
+    }
+    // grad_B = dx: gemm_backward_scale_round, a scale per token over the output channels of s_w·G,
+    // times quantized_A (W) transposed.
+    for (int64_t t = 0; t < T; ++t) {
+      double scale = 0;
+      for (int64_t n = 0; n < N; ++n) scale = std::max(scale, std::abs(ga[b][t][n] * s_w[n]));
+      scale /= 127.0;
+      for (int64_t k = 0; k < K; ++k) {
+        double acc = 0;
+        for (int64_t n = 0; n < N; ++n) acc += round_by(ga[b][t][n] * s_w[n], scale) * w_q(n, k);
+        dxa[b][t][k] = acc * scale;
+      }
+    }
+  }
+  return out;
+}
+
+TEST(QuantQat, BmcookBackwardIsCpmKernelsGemmInt8Backward) {
   torch::manual_seed(3);
   nn::Linear l(40, 24, true);
   l->set_kernel(std::make_shared<BmcookInt8Kernel>());
-  torch::Tensor x = torch::randn({2, 6, 40}, torch::requires_grad());
+  {
+    torch::NoGradGuard g;  // channels of very different ranges, so the rescaling by s_w and s_x matters
+    l->weight.mul_(torch::linspace(0.05, 3.0, 24).unsqueeze(1));
+  }
+  torch::Tensor x = (torch::randn({2, 6, 40}) * torch::linspace(0.1, 4.0, 6).view({1, 6, 1})).requires_grad_(true);
   const torch::Tensor r = torch::randn({2, 6, 24});
   const torch::Tensor y = l->forward(x);
   (y * r).sum().backward();
@@ -90,21 +161,44 @@ TEST(QuantQat, BmcookBackwardQuantizesBothProductsOfTheGradient) {
   (ste->forward(x2) * r).sum().backward();
   EXPECT_LT(max_abs_diff(y, ste->forward(x.detach())), 1e-5);
 
-  // Reference gradients, from the float64 reference quantizer.
-  auto int8_mm = [](const torch::Tensor& a, const torch::Tensor& b) {  // a (M,K) · b (N,K)ᵀ
+  const CpmKernelsGrads ref = cpm_kernels_gemm_int8_backward(x.detach(), l->weight.detach(), r);
+  const double dx_scale = ref.dx.abs().max().item<double>(), dw_scale = ref.dw.abs().max().item<double>();
+  EXPECT_LT(max_abs_diff(x.grad(), ref.dx), 1e-5 * dx_scale);
+  EXPECT_LT(max_abs_diff(l->weight.grad(), ref.dw), 1e-5 * dw_scale);
+  EXPECT_LT(max_abs_diff(l->bias.grad(), r.reshape({-1, 24}).sum(0)), 1e-5);
+
+  // The gradient quantized alone (without the other operand's scales, or over all tokens at once
+  // for dW) is another rule: its dW differs from cpm_kernels' by far more than float32 rounding.
+  auto int8_mm = [](const torch::Tensor& a, const torch::Tensor& b) {  // a (M,K) · b (N,K)ᵀ, per row
     auto qa = test::reference_quantize_rows(a), qb = test::reference_quantize_rows(b);
     return torch::matmul(qa.q, qb.q.t()) * qa.scale * qb.scale.t();
   };
-  const torch::Tensor g = r.reshape({12, 24}), x2d = x.detach().reshape({12, 40}), w = l->weight.detach();
-  const torch::Tensor dx = int8_mm(g, w.t().contiguous());
-  const torch::Tensor dw = int8_mm(g.t().contiguous(), x2d.t().contiguous());
-  EXPECT_LT(max_abs_diff(x.grad().reshape({12, 40}), dx), 1e-4);
-  EXPECT_LT(max_abs_diff(l->weight.grad(), dw), 1e-4);
-  EXPECT_LT(max_abs_diff(l->bias.grad(), g.sum(0)), 1e-5);
+  const torch::Tensor other_dw = int8_mm(r.reshape({12, 24}).t().contiguous(), x.detach().reshape({12, 40}).t().contiguous());
+  EXPECT_GT(max_abs_diff(other_dw, ref.dw), 1e-3 * dw_scale);
+
   // Close to the straight-through gradients, but not equal: the gradient itself is quantized.
   const double rel = (l->weight.grad() - ste->weight.grad()).norm().item<double>() / ste->weight.grad().norm().item<double>();
   EXPECT_GT(rel, 1e-4);
   EXPECT_LT(rel, 0.05);
+}
+
+TEST(QuantQat, BmcookBackwardGroupsDwBySequence) {
+  // A 2-D input is one sequence; the same tokens as two sequences of 3 give another dW (the
+  // per-channel gradient scales are taken per sequence), and each matches cpm_kernels.
+  torch::manual_seed(4);
+  const torch::Tensor w = torch::randn({8, 16}), x = torch::randn({6, 16}) * torch::linspace(0.1, 5.0, 6).unsqueeze(1);
+  const torch::Tensor g = torch::randn({6, 8});
+  auto dw_of = [&](const torch::Tensor& xs, const torch::Tensor& gs) {
+    torch::Tensor wv = w.clone().requires_grad_(true);
+    (bmcook_int8_linear(xs, wv, {}) * gs).sum().backward();
+    return wv.grad();
+  };
+  const torch::Tensor one = dw_of(x, g), two = dw_of(x.reshape({2, 3, 16}), g.reshape({2, 3, 8}));
+  const double scale = one.abs().max().item<double>();
+  EXPECT_LT(max_abs_diff(one, cpm_kernels_gemm_int8_backward(x.unsqueeze(0), w, g.unsqueeze(0)).dw), 1e-5 * scale);
+  EXPECT_LT(max_abs_diff(two, cpm_kernels_gemm_int8_backward(x.reshape({2, 3, 16}), w, g.reshape({2, 3, 8})).dw),
+            1e-5 * scale);
+  EXPECT_GT(max_abs_diff(one, two), 1e-4 * scale);
 }
 
 TEST(QuantQat, DefaultSelectionIsEveryBlockLinearNeverEmbedOrHead) {

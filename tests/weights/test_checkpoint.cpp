@@ -302,6 +302,15 @@ TEST(Checkpoint, ReadsTheBmcookFixtures) {
   }
 }
 
+TEST(Checkpoint, BmcookBinRunsWithBmcooksLayerNormEps) {
+  // BMCook's example/train.py builds every GPT-J with eps=1e-6; a preset's own eps is 1e-5.
+  const ModelConfig tiny = cook::model::preset("tiny");
+  ASSERT_EQ(tiny.layer_norm_eps, 1e-5);
+  TempDir dir;
+  write_bmcook_bin(dir.file("tiny.bin"), tiny, parameters_of(*module_for(tiny)));
+  EXPECT_EQ(read_checkpoint(dir.file("tiny.bin"), std::string("tiny")).config.layer_norm_eps, 1e-6);
+}
+
 TEST(Checkpoint, BmcookNeedsAPresetThatFits) {
   std::string path = cook::weights::testing::data_dir() + "/bmcook/gptj-tiny-gelu.bin";
   expect_error([&] { read_checkpoint(path); }, {path, "no model config", "gpt-j-6b"});

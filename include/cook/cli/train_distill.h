@@ -2,7 +2,7 @@
 // student initialization from it, and the distillation extension on the trainer.
 //   --use-kd --load-teacher T [--teacher-model PRESET] [--kd-loss-scale S] [--kd-temp T]
 //   [--kd-ce-logits] [--kd-mse-last-hidden] [--kd-mse-hidn] [--kd-mse-att] [--kd-mse-emb]
-//   [--kd-config BMCOOK.json] [--init-with-teacher]
+//   [--kd-config BMCOOK.json] [--init-with-teacher [--init-teacher-blocks first|last]]
 // Each --kd-* term flag turns its term on with scale 1 (uniform layer map); --kd-config reads the
 // terms from a BMCook config's "distillation" section instead (not both).
 #pragma once
@@ -26,6 +26,7 @@ struct DistillArgs {
   std::string load_teacher;
   std::string teacher_model;  // preset of a BMCook .bin teacher
   bool init_with_teacher = false;
+  std::string init_teacher_blocks = "first";  // first: BMCook's init_student; last: the layer map's blocks
 };
 
 void add_distill_options(CLI::App& cmd, DistillArgs& args);

@@ -118,7 +118,7 @@ train::LossTerms DistillExtension::losses(const train::Batch& batch, const model
                                    state_at(teacher, p.teacher, "teacher"), mask, norm);
       sum = sum.defined() ? sum + l : l;
     }
-    terms.emplace_back("kd_mse_hidn", kd * options_.mse_hidn_scale * sum / static_cast<double>(hidden_pairs_.size()));
+    terms.emplace_back("kd_mse_hidn", kd * options_.mse_hidn_scale * sum);
   }
   if (options_.mse_att_scale > 0) {
     torch::Tensor sum;
@@ -130,7 +130,7 @@ train::LossTerms DistillExtension::losses(const train::Batch& batch, const model
           attention_score_mse(student.attention_scores[p.student], teacher.attention_scores[p.teacher], mask);
       sum = sum.defined() ? sum + l : l;
     }
-    terms.emplace_back("kd_mse_att", kd * options_.mse_att_scale * sum / static_cast<double>(attention_pairs_.size()));
+    terms.emplace_back("kd_mse_att", kd * options_.mse_att_scale * sum);
   }
   if (options_.mse_emb_scale > 0) {
     const HiddenSite emb{HiddenSite::Kind::Embedding, 0};

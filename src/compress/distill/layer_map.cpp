@@ -72,8 +72,21 @@ std::vector<LayerPair> uniform_layer_map(int64_t student_layers, int64_t teacher
   return pairs;
 }
 
-int64_t teacher_block_for(int64_t student_block, int64_t student_layers, int64_t teacher_layers) {
-  if (student_layers <= teacher_layers) return (student_block + 1) * (teacher_layers / student_layers) - 1;
+InitBlock parse_init_block(const std::string& name, const std::string& where) {
+  if (name == "first") return InitBlock::FirstOfGroup;
+  if (name == "last") return InitBlock::LastOfGroup;
+  throw Error(where, "'" + name + "' is not a teacher block choice (first, last)");
+}
+
+const char* init_block_name(InitBlock pick) { return pick == InitBlock::FirstOfGroup ? "first" : "last"; }
+
+int64_t teacher_block_for(int64_t student_block, int64_t student_layers, int64_t teacher_layers, InitBlock pick) {
+  const bool first = pick == InitBlock::FirstOfGroup;
+  if (student_layers <= teacher_layers) {
+    const int64_t ratio = teacher_layers / student_layers;
+    return first ? student_block * ratio : (student_block + 1) * ratio - 1;
+  }
+  if (first) return student_block * teacher_layers / student_layers;
   return ((student_block + 1) * teacher_layers + student_layers - 1) / student_layers - 1;
 }
 

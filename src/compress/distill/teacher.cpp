@@ -34,7 +34,7 @@ model::ForwardOutput Teacher::forward(const train::Batch& batch, const model::Fo
   return model_->forward(input);
 }
 
-void init_student_from_teacher(model::GptJ& student, const model::GptJ& teacher) {
+void init_student_from_teacher(model::GptJ& student, const model::GptJ& teacher, InitBlock pick) {
   const int64_t n_s = student->config().n_layer, n_t = teacher->config().n_layer;
   auto teacher_params = teacher->named_parameters();
   torch::NoGradGuard no_grad;
@@ -44,7 +44,7 @@ void init_student_from_teacher(model::GptJ& student, const model::GptJ& teacher)
     if (source.rfind(prefix, 0) == 0) {
       const size_t dot = source.find('.', prefix.size());
       const int64_t j = std::stoll(source.substr(prefix.size(), dot - prefix.size()));
-      source = prefix + std::to_string(teacher_block_for(j, n_s, n_t)) + source.substr(dot);
+      source = prefix + std::to_string(teacher_block_for(j, n_s, n_t, pick)) + source.substr(dot);
     }
     const torch::Tensor* from = teacher_params.find(source);
     if (from == nullptr)

@@ -66,9 +66,12 @@ CentroidRouterImpl::CentroidRouterImpl(const torch::Tensor& c) {
   centroids = register_buffer("centroids", c.detach().to(torch::kFloat32).clone());
 }
 
-torch::Tensor CentroidRouterImpl::scores(const torch::Tensor& x) {
-  return torch::mm(x.to(centroids.scalar_type()), centroids.t());
+torch::Tensor centroid_scores(const torch::Tensor& x, const torch::Tensor& centroids) {
+  // −‖x̂ − c‖² = 2·x̂·c − ‖c‖² − 1: the order of the distance, as one matrix product.
+  return 2.0 * torch::mm(normalized(x.to(centroids.scalar_type())), centroids.t()) - centroids.pow(2).sum(-1) - 1.0;
 }
+
+torch::Tensor CentroidRouterImpl::scores(const torch::Tensor& x) { return centroid_scores(x, centroids); }
 
 OracleRouterImpl::OracleRouterImpl(std::shared_ptr<cook::nn::LinearImpl> fc_in, model::Activation activation,
                                    const torch::Tensor& e)

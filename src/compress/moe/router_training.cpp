@@ -62,7 +62,7 @@ RouterTrainingReport train_mlp_router(MlpRouterImpl& router, model::DenseFeedFor
   {
     torch::NoGradGuard no_grad;
     const torch::Tensor cen = centroids.to(torch::kFloat32);
-    report.centroid_coverage = coverage(mass_held, std::get<1>(torch::mm(x_held, cen.t()).topk(o.top_k, 1)));
+    report.centroid_coverage = coverage(mass_held, std::get<1>(centroid_scores(x_held, cen).topk(o.top_k, 1)));
     report.oracle_coverage = coverage(mass_held, std::get<1>(mass_held.topk(o.top_k, 1)));
   }
   double best = evaluate();

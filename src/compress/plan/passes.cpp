@@ -26,7 +26,10 @@ bool selects_a_cook_linear(const weights::NameMap& names, const std::string& pat
 
 model::ModelConfig student_config(const CompressConfig& c, const model::ModelConfig& dense) {
   model::ModelConfig s = dense;
-  if (c.model.relu) s.activation = model::Activation::Relu;
+  if (c.model.relu) {  // BMCook's ReLU FFN computes relu(W_in·x): the GeLU model's fc_in bias is dropped
+    s.activation = model::Activation::Relu;
+    s.fc_in_bias = false;
+  }
   if (c.moefies() && s.activation != model::Activation::Relu)
     throw Error(c.source + ": MoEfication.is_moefy",
                 "needs ReLU FFNs and the dense model's are " + std::string(model::activation_name(s.activation)) +

@@ -84,7 +84,9 @@ void resume_if_interrupted(train::Trainer& trainer, const std::string& dir, std:
 model::GptJ model_from(const std::string& checkpoint, const std::string& preset, const model::ModelConfig& config) {
   model::GptJ m(config);
   weights::Checkpoint ckpt = weights::read_checkpoint(checkpoint, preset);
-  ckpt.config = config;  // a ReLU student takes the GeLU model's weights as they are
+  ckpt.config = config;  // a ReLU student takes the GeLU model's weights, less the fc_in biases it has not
+  if (!config.fc_in_bias)
+    for (int64_t i = 0; i < config.n_layer; ++i) ckpt.tensors.erase("blocks." + std::to_string(i) + ".ffn.fc_in.bias");
   weights::load_into(*m, std::move(ckpt));
   return m;
 }

@@ -23,9 +23,18 @@ struct LayerPair {
 // mirror image when the teacher is the shallower one.
 std::vector<LayerPair> uniform_layer_map(int64_t student_layers, int64_t teacher_layers);
 
-// The teacher block a student block is initialized from (--init-with-teacher): the uniform map
-// when the student is shallower, else teacher block ⌈(j+1)·n_t/n_s⌉ − 1.
-int64_t teacher_block_for(int64_t student_block, int64_t student_layers, int64_t teacher_layers);
+// Which teacher block a student block is initialized from (--init-with-teacher). Student block j
+// stands for the group of teacher blocks [j·n_t/n_s, (j+1)·n_t/n_s); it copies
+enum class InitBlock {
+  FirstOfGroup,  // the group's first block: j·ratio (BMCook's init_student: the even blocks at half depth)
+  LastOfGroup,   // its last block, (j+1)·ratio − 1: the block the uniform layer map compares it with
+};
+InitBlock parse_init_block(const std::string& name, const std::string& where);  // "first" | "last"
+const char* init_block_name(InitBlock pick);
+
+// ratio = n_t/n_s rounded down when the student is shallower; a deeper student takes
+// ⌊j·n_t/n_s⌋ (first) or ⌈(j+1)·n_t/n_s⌉ − 1 (last).
+int64_t teacher_block_for(int64_t student_block, int64_t student_layers, int64_t teacher_layers, InitBlock pick);
 
 struct HiddenSite {
   enum class Kind { Embedding, Block, Final };

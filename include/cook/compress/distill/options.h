@@ -1,11 +1,12 @@
 // What distillation does, as BMCook's JSON `distillation` section says it:
 //   "distillation": {"ce_scale": 1, "ce_temp": 2, "mse_hidn_scale": 1, "mse_hidn_module": [],
 //                    "mse_hidn_proj": false, "mse_att_scale": 0, "mse_att_module": [],
-//                    "mse_emb_scale": 0, "mse_last_hidden_scale": 0, "mse_normalize": false}
+//                    "mse_emb_scale": 0, "mse_last_hidden_scale": 0, "mse_normalize": true}
 // A term is on when its scale is > 0. Module lists use Cook's module names (see layer_map.h); an
-// empty list means the uniform layer map. `mse_normalize` is Cook's key for BMCook V3's
-// mean-token-norm normalization. `kd_loss_scale` (Cook's key; cook train's --kd-loss-scale) scales
-// the sum of the terms.
+// empty list means the uniform layer map; a term over several pairs is their sum, as in BMCook.
+// `mse_normalize` is Cook's key for BMCook V3's mean-token-norm normalization, which V3 always
+// applies: on by default, false compares the raw states (docs/migrating-from-bmcook.md).
+// `kd_loss_scale` (Cook's key; cook train's --kd-loss-scale) scales the sum of the terms.
 #pragma once
 #include <string>
 #include <vector>
@@ -25,7 +26,7 @@ struct DistillOptions {
   double mse_att_scale = 0.0;           // pre-softmax attention scores
   std::vector<std::string> mse_att_module;
   double mse_emb_scale = 0.0;           // embedding outputs
-  bool mse_normalize = false;           // hidden-state MSEs on mean-token-norm normalized states
+  bool mse_normalize = true;            // hidden-state MSEs on mean-token-norm normalized states (BMCook V3)
 
   bool any_term() const;
   // Scales ≥ 0 and finite, temperature > 0; errors name `where` and the key.

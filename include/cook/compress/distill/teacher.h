@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include "cook/compress/distill/layer_map.h"
 #include "cook/model/forward.h"
 #include "cook/model/gptj.h"
 #include "cook/train/batch.h"
@@ -32,8 +33,8 @@ class Teacher {
 };
 
 // --init-with-teacher: copies the teacher's embedding, ln_f and LM head into the student, and each
-// student block j from teacher block teacher_block_for(j). Widths must agree; a shape that differs
-// is a cook::Error naming both tensors.
-void init_student_from_teacher(model::GptJ& student, const model::GptJ& teacher);
+// student block j from teacher block teacher_block_for(j, ..., pick) (layer_map.h). Widths must
+// agree; a shape that differs is a cook::Error naming both tensors.
+void init_student_from_teacher(model::GptJ& student, const model::GptJ& teacher, InitBlock pick);
 
 }  // namespace cook::compress::distill

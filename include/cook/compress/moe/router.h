@@ -1,7 +1,9 @@
 // Routers: per token, a score for each expert; the expert FFN computes the top-k of them.
 //   - MLP router (MoEfication's): x/‖x‖ → Linear d→E (initialized with the expert centroids) →
 //     tanh → Linear E→E (initialized with the identity) → logits. Trained (router_training.h).
-//   - centroid router: x · centroid, no training.
+//   - centroid router (MoEfication's similarity selection): −‖x/‖x‖ − centroid‖, no training. The
+//     centroids are means of unit rows, shorter than 1 and each of its own length, so this ranks
+//     otherwise than the dot product x · centroid (it is x̂ · c − ‖c‖²/2, up to terms equal for all experts).
 //   - oracle router: the true positive activation mass of each expert (computes the whole fc_in,
 //     so it saves nothing: the quality ceiling of a split).
 // Router tensors are buffers: they move with the model, are frozen in training and never enter a
@@ -49,6 +51,10 @@ class MlpRouterImpl : public RouterImpl {
   torch::Tensor w1, b1, w2, b2;
 };
 TORCH_MODULE(MlpRouter);
+
+// The centroid router's scores: minus the squared distance of each normalized token x (N, d) to
+// each centroid (E, d); their order is MoEfication's ParamCenter ranking, −‖x/‖x‖ − c‖.
+torch::Tensor centroid_scores(const torch::Tensor& x, const torch::Tensor& centroids);
 
 class CentroidRouterImpl : public RouterImpl {
  public:

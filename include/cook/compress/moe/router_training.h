@@ -17,7 +17,7 @@
 namespace cook::compress::moe {
 
 struct RouterTrainingOptions {
-  int64_t epochs = 10;
+  int64_t epochs = 30;     // MoEfication's MLPCenter: range(30)
   int64_t batch_size = 512;
   double learning_rate = 1e-2;
   double held_out = 0.1;   // share of the tokens kept for model selection

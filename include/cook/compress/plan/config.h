@@ -41,7 +41,7 @@ struct ModelSection {
   double dense_start_lr = 1e-3;  // its peak learning rate (the rest of its schedule is `training`'s)
   int64_t dense_warmup = 50;     // its warm-up steps
   int64_t seed = 1;
-  bool relu = false;             // the student's FFNs become ReLU (BMCook's relu recipe; MoEfication needs it)
+  bool relu = false;             // the student's FFNs become ReLU without fc_in bias (BMCook's relu recipe)
 };
 
 struct DataSection {
@@ -76,7 +76,7 @@ struct MoeSection {
   int64_t split_restarts = 3;   // balanced k-means
   int64_t split_iterations = 15;
   int64_t hidden_tokens = 16384;  // FFN inputs recorded for the routers
-  int64_t router_epochs = 10;
+  int64_t router_epochs = 30;  // MoEfication's MLPCenter trains 30 epochs (as RouterTrainingOptions)
   double router_lr = 1e-2;
 };
 

@@ -22,7 +22,8 @@
 
 namespace cook::compress::plan {
 
-// The student's architecture: the dense model's, with ReLU FFNs when model.relu asks. Throws when
+// The student's architecture: the dense model's, with ReLU FFNs without fc_in bias when model.relu
+// asks (BMCook's ReLU FFN, relu(W_in·x); the dense model's fc_in bias is dropped). Throws when
 // MoEfication is on and the FFNs would not be ReLU.
 model::ModelConfig student_config(const CompressConfig& c, const model::ModelConfig& dense);
 

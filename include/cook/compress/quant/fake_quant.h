@@ -30,10 +30,12 @@ class FakeQuantTransform : public nn::WeightTransform {
   int64_t group_size_;
 };
 
-// The w8a8 product with BMCook's backward (Backward::Bmcook): the forward equals
-// FakeQuantTransform's, and the two products of the backward quantize their operands too
-//   dx = Q_row(g) · Q_col(W)        dW = Q_col(g)ᵀ · Q_col(x)
-// (each operand quantized per row or column along that product's reduction dimension). A
+// The w8a8 product with BMCook's backward (Backward::Bmcook), cpm_kernels' GEMMInt8: the forward
+// equals FakeQuantTransform's, and the backward reuses the forward's int8 operands X_q, W_q with
+// the gradient G (tokens × out) quantized once more:
+//   dX = Q_tok(G · diag(s_w)) · W_q          dW = Σ_seq Q_chan(diag(s_x) · G)ᵀ · X_q
+// Q_tok: per token over the output channels; Q_chan: per output channel over the tokens of one
+// sequence (every leading index of x (..., T, in) is a sequence, as BMCook's batch is). A
 // LinearKernel, since a WeightTransform cannot reach the gradient of the output. It uses the
 // layer's weight ⊙ mask and bias.
 class BmcookInt8Kernel : public nn::LinearKernel {

@@ -30,8 +30,9 @@ enum class Backward {
   // the floating-point product at them. The default: no noise is added to the gradients (they
   // stay exact for the simulated forward), and it is what the int8 model is exported from.
   Ste,
-  // BMCook's cpm_kernels int8 GEMM: both products of the backward also quantize their operands to
-  // int8 along their reduction dimension (the gradient per row, the weight and input per column).
+  // BMCook's cpm_kernels int8 GEMM (GEMMInt8.backward): both products of the backward reuse the
+  // forward's int8 weight and input, and quantize the gradient, rescaled by the other operand's
+  // scales, to int8 (per token for dX, per output channel and sequence for dW; fake_quant.h).
   Bmcook,
 };
 
