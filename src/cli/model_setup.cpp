@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cook/compress/quant/artefact.h"
+#include "cook/compress/quant/bmcook_int8.h"
 #include "cook/core/error.h"
 #include "cook/text/token_dataset.h"
 #include "cook/weights/checkpoint.h"
@@ -15,7 +16,7 @@ void add_model_options(CLI::App& cmd, ModelArgs& a) {
     for (const auto& n : model::preset_names()) names += (names.empty() ? "" : ", ") + n;
     return names;
   }() + ")");
-  cmd.add_option("--load", a.load, "Checkpoint to start from: HF folder, Cook .safetensors or BMCook .bin");
+  cmd.add_option("--load", a.load, "Checkpoint to start from: HF folder, Cook .safetensors, BMCook .bin (or its int8 export)");
   cmd.add_option("--n-layer", a.n_layer, "Blocks of the model built from --model (default: the preset's)");
   cmd.add_option("--init-std", a.init_std, "Std of the normal initialization")->capture_default_str();
   cmd.add_option("--seed", a.seed, "Seed of initialization and data order")->capture_default_str();
@@ -50,6 +51,11 @@ ModelSetup build_model(const ModelArgs& a) {
   if (!a.load.empty() && quant::is_quantized_file(a.load)) {
     // An int8 artefact (cook export --int8): int8 kernels on the CPU, simulated elsewhere.
     setup.model = quant::load_quantized(a.load, {device.is_cpu()});
+    setup.source = a.load;
+  } else if (!a.load.empty() && quant::is_bmcook_int8_file(a.load)) {
+    // BMCook's int8 export: no config inside, the preset gives the shape.
+    if (a.model.empty()) throw Error("--model", "is required with BMCook's int8 export " + a.load + " (it holds no config)");
+    setup.model = quant::load_bmcook_int8(a.load, model::preset(a.model), {device.is_cpu()});
     setup.source = a.load;
   } else if (!a.load.empty()) {
     std::optional<std::string> preset;
