@@ -249,7 +249,7 @@ TokenManifest TokenManifest::load(const std::string& dir) {
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // a syntax error, or a number no type holds (1e999)
     throw Error(path, std::string("not valid JSON: ") + e.what());
   }
   return from_json(j, path);

@@ -33,8 +33,9 @@ json parse_json_file(const std::string& path) {
   const std::string text = read_whole_file(path);
   try {
     return json::parse(text);
-  } catch (const json::parse_error& e) {
-    // nlohmann's message says where: "parse error at line 3, column 7: syntax error ...".
+  } catch (const json::exception& e) {
+    // nlohmann's message says where: "parse error at line 3, column 7: syntax error ...", or
+    // "number overflow parsing '1e999'" (out_of_range, not a parse_error).
     throw Error(path, std::string("malformed JSON: ") + e.what());
   }
 }
