@@ -31,7 +31,11 @@ struct Model {
 
 constexpr const char* kEndOfText = "<|endoftext|>";
 
-std::string json_quoted(const std::string& s) { return nlohmann::json(s).dump(); }
+// Quoted for a message; bytes that are not UTF-8 (a vocab.bpe line may hold any) become U+FFFD
+// rather than make the message itself throw.
+std::string json_quoted(const std::string& s) {
+  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 // 64-bit FNV-1a over a canonical, platform-independent serialization of vocabulary and merges.
 class Fnv1a64 {

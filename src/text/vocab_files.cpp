@@ -40,7 +40,9 @@ json parse_json_file(const std::string& path) {
   }
 }
 
-std::string json_quoted(const std::string& s) { return json(s).dump(); }
+// Quoted for a message; bytes that are not UTF-8 (a vocab.bpe line may hold any) become U+FFFD
+// rather than make the message itself throw.
+std::string json_quoted(const std::string& s) { return json(s).dump(-1, ' ', false, json::error_handler_t::replace); }
 
 // Places `spelling` at `id` in `spellings`, growing it; fails on a repeated id.
 void place_token(std::vector<std::string>* spellings, std::vector<char>* used, const std::string& spelling,
