@@ -13,6 +13,7 @@
 #include "cook/compress/plan/pipeline.h"
 #include "cook/compress/plan/report_step.h"
 #include "cook/core/error.h"
+#include "cook/core/folder_lock.h"
 #include "cook/core/json_fields.h"
 #include "cook/core/resources.h"
 #include "cook/io/atomic_file.h"
@@ -78,7 +79,7 @@ void run_compress(const CompressArgs& a) {
     return;
   }
   if (a.save_dir.empty()) throw Error("--save-dir", "is required: the folder for the models, checkpoints and report");
-  ensure_directory(a.save_dir);
+  const FolderLock one_run_per_folder(a.save_dir);
   io::write_file_atomic((std::filesystem::path(a.save_dir) / "config.json").string(),
                             compress::plan::to_json(c).dump(2) + "\n");
   compress::plan::RunOptions run{a.save_dir, !a.no_progress};

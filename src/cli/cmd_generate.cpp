@@ -7,14 +7,13 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "cook/cli/commands.h"
 #include "cook/cli/model_setup.h"
 #include "cook/cli/moe_options.h"
 #include "cook/core/error.h"
+#include "cook/core/input_file.h"
 #include "cook/core/paths.h"
 #include "cook/infer/generate.h"
 #include "cook/text/tokenizer.h"
@@ -38,12 +37,11 @@ struct GenerateArgs {
 
 std::string read_prompt(const GenerateArgs& a) {
   if (a.prompt_file.empty()) return a.prompt;
-  std::ifstream in(a.prompt_file, std::ios::binary);
-  if (!in) throw Error("--prompt-file", a.prompt_file + ": cannot open: " + std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw Error("--prompt-file", a.prompt_file + ": read failed");
-  return ss.str();
+  try {
+    return read_input_file(a.prompt_file);
+  } catch (const std::exception& e) {
+    rethrow_with_context("--prompt-file", e);
+  }
 }
 
 void run_generate(const GenerateArgs& a) {

@@ -7,15 +7,14 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <memory>
-#include <sstream>
 #include <string>
 
 #include "cook/cli/commands.h"
 #include "cook/core/error.h"
+#include "cook/core/input_file.h"
 #include "cook/core/paths.h"
 #include "cook/text/token_id_text.h"
 #include "cook/text/tokenizer.h"
@@ -39,12 +38,7 @@ std::string read_input(const TokenizeArgs& a) {
     if (std::cin.bad()) throw Error("<stdin>", "read failed");
     return text;
   }
-  std::ifstream in(a.file, std::ios::binary);
-  if (!in) throw Error(a.file, std::string("cannot open: ") + std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw Error(a.file, "read failed");
-  return ss.str();
+  return read_input_file(a.file);  // a folder or a FIFO is refused: pipes come in on stdin
 }
 
 text::Tokenizer load_tokenizer(const TokenizeArgs& a) {

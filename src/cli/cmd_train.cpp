@@ -1,6 +1,8 @@
 // cook train: BMCook's GPT-J training flags, plus what a real run needs.
 #include <CLI/CLI.hpp>
 
+#include <csignal>
+
 #include <cmath>
 #include <iostream>
 
@@ -83,6 +85,16 @@ std::shared_ptr<train::distributed::ZeroTraining> join_run(const TrainArgs& a, t
   return std::make_shared<train::distributed::ZeroTraining>(communicator, zero);
 }
 
+// A stopped run exits non-zero (core/error.h), its checkpoint saved.
+void throw_if_stopped(const train::TrainResult& result) {
+  const std::string where = "step " + std::to_string(result.steps_done);
+  if (result.stopped_by_signal)
+    throw Stopped::by_signal(where, "stopped by a signal, checkpoint saved; resume with --resume latest",
+                             result.stop_signal != 0 ? result.stop_signal : SIGTERM);
+  if (result.stopped_by_time_limit)
+    throw Stopped::by_time_limit(where, "stopped by --time-limit, checkpoint saved; resume with --resume latest");
+}
+
 void run_train(const CLI::App& cmd, const TrainArgs& a) {
   if (a.data.empty()) throw Error("--data", "is required: a folder written by 'cook data prepare'");
   ModelArgs model_args = a.model;
@@ -96,6 +108,9 @@ void run_train(const CLI::App& cmd, const TrainArgs& a) {
   auto train_split = std::make_shared<text::TokenDataset>(text::TokenDataset::open(a.data, text::kTrainSplit));
   auto valid_split = std::make_shared<text::TokenDataset>(text::TokenDataset::open(a.data, text::kValidationSplit));
   check_vocabulary(setup.model->config(), *train_split);
+  // Flipped bytes in a shard would be trained on silently: every byte is checked once up front.
+  train_split->verify();
+  valid_split->verify();
   if (a.seq_len > setup.model->config().n_positions)
     throw Error("--seq-len", std::to_string(a.seq_len) + " is longer than the model's context of " +
                                  std::to_string(setup.model->config().n_positions));
@@ -153,15 +168,15 @@ void run_train(const CLI::App& cmd, const TrainArgs& a) {
   auto result = trainer.run();
   if (!writer) {
     if (!result.stopped_by_signal) save_hidden(false);
+    throw_if_stopped(result);
     return;
   }
   std::cout << "trained to step " << result.steps_done << " (" << result.skipped_steps << " skipped)";
   if (!result.last_checkpoint.empty()) std::cout << "; checkpoint " << result.last_checkpoint;
   std::cout << "\n";
   if (result.final_eval) print_eval("validation", *result.final_eval);
-  if (result.stopped_by_time_limit) std::cout << "stopped by --time-limit; resume with --resume latest\n";
-  if (result.stopped_by_signal) std::cout << "stopped by a signal; resume with --resume latest\n";
-  else save_hidden(true);
+  if (!result.stopped_by_signal) save_hidden(true);
+  throw_if_stopped(result);
 }
 
 }  // namespace

@@ -45,6 +45,9 @@ int main(int argc, char** argv) {
     app.parse(args);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const cook::Stopped& e) {
+    std::fprintf(stderr, "cook: stopped: %s\n", e.what());
+    return e.exit_code();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cook: error: %s\n", e.what());
     return 1;

@@ -1,17 +1,21 @@
 #include "cook/core/json_fields.h"
 
 #include <algorithm>
-#include <fstream>
 
 #include "cook/core/error.h"
+#include "cook/core/input_file.h"
 
 namespace cook {
 
 nlohmann::json read_json_file(const std::string& path, const std::string& what) {
-  std::ifstream in(path);
-  if (!in) throw Error(path, "cannot open " + what);
+  std::string text;
   try {
-    return nlohmann::json::parse(in);
+    text = read_input_file(path);
+  } catch (const Error& e) {
+    throw Error(std::string(e.what()) + " (" + what + ")");
+  }
+  try {
+    return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     throw Error(path, std::string("not valid JSON: ") + e.what());
   }

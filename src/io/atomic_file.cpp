@@ -1,14 +1,19 @@
 #include "cook/io/atomic_file.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "cook/core/error.h"
+#include "cook/core/fault_point.h"
+#include "cook/core/input_file.h"
 
 namespace cook::io {
 
@@ -43,13 +48,59 @@ void fsync_directory(const std::string& folder) {
   ::close(fd);
 }
 
-AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
+namespace {
+
+// The file to replace for `path`: itself, or the regular file a symbolic link points to.
+std::string writable_target(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return path;  // a new file
+  if (S_ISREG(st.st_mode)) return path;
+  if (S_ISLNK(st.st_mode)) {
+    // Replace what the link points to, and keep the link: as an editor or `cp` would.
+    char* resolved = ::realpath(path.c_str(), nullptr);
+    if (resolved == nullptr)
+      throw Error(path, std::string("is a symbolic link that does not resolve (") + std::strerror(errno) +
+                            "); refusing to replace it with a file");
+    std::string target(resolved);
+    std::free(resolved);
+    struct stat target_st {};
+    if (::stat(target.c_str(), &target_st) == 0 && !S_ISREG(target_st.st_mode))
+      throw Error(path, "is a symbolic link to " + target + ", which is " + file_type_description(target_st.st_mode) +
+                            "; Cook writes regular files only and will not replace it");
+    return target;
+  }
+  if (S_ISDIR(st.st_mode)) throw Error(path, "is a folder; cannot write a file over it");
+  // A file is written beside its target and renamed over it: that would delete a device node,
+  // FIFO or socket (as root, `--output /dev/null` would destroy /dev/null).
+  throw Error(path, "is " + file_type_description(st.st_mode) +
+                        "; Cook writes regular files only and will not replace it");
+}
+
+// Removes the temporary files of `name` that processes which no longer run left in `folder` (a
+// writer killed mid-write): "<folder>/.<name>.tmp-<pid>-<n>" whose pid is not alive. A pid reused
+// by an unrelated process only keeps an orphan a little longer.
+void remove_stale_temporaries(const std::string& folder, const std::string& name) {
+  DIR* dir = ::opendir(folder.c_str());
+  if (dir == nullptr) return;
+  const std::string prefix = "." + name + ".tmp-";
+  std::vector<std::string> stale;
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string entry_name = entry->d_name;
+    if (entry_name.compare(0, prefix.size(), prefix) != 0) continue;
+    const long pid = std::strtol(entry_name.c_str() + prefix.size(), nullptr, 10);
+    if (pid <= 0 || pid == ::getpid()) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) stale.push_back(entry_name);
+  }
+  ::closedir(dir);
+  for (const auto& entry_name : stale) ::unlink(((folder == "/" ? "" : folder) + "/" + entry_name).c_str());
+}
+
+}  // namespace
+
+AtomicFile::AtomicFile(std::string path) : path_(writable_target(path)) {
   std::string name = base_name(path_);
   if (name.empty() || name == "." || name == "..") throw Error(path_, "not a file name");
   std::string folder = parent_folder(path_);
-  struct stat st {};
-  if (::stat(path_.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-    throw Error(path_, "is a folder; cannot write a file over it");
   // O_EXCL with a unique name: two writers of the same target never share a temporary file.
   for (int attempt = 0; attempt < 100; ++attempt) {
     temp_path_ = (folder == "/" ? "" : folder) + "/." + name + ".tmp-" + std::to_string(::getpid()) + "-" +
@@ -124,10 +175,12 @@ void AtomicFile::commit() {
   int fd = fd_;
   fd_ = -1;
   if (::close(fd) != 0) fail(std::string("close failed: ") + std::strerror(errno));
+  fault_point("atomic-file.before-rename");
   if (::rename(temp_path_.c_str(), path_.c_str()) != 0)
     fail("cannot rename " + temp_path_ + " over it: " + std::strerror(errno));
   done_ = true;  // the temporary name no longer exists
   fsync_directory(parent_folder(path_));
+  remove_stale_temporaries(parent_folder(path_), base_name(path_));
 }
 
 void write_file_atomic(const std::string& path, std::string_view contents) {

@@ -104,17 +104,25 @@ const std::vector<std::pair<std::string, std::function<ModelConfig()>>>& base_pr
 
 }  // namespace
 
-int64_t ModelConfig::parameter_count() const {
-  const int64_t d = d_model, f = d_ff, v = vocab_size;
-  const int64_t per_block = 2 * d                  // ln
-                            + 4 * d * d            // q, k, v, out
-                            + f * d + (fc_in_bias ? f : 0)  // fc_in
-                            + d * f + d;           // fc_out
+namespace {
+// In T = long double for validate(), which must not overflow on the sizes of a corrupt file.
+template <class T>
+T count_parameters(const ModelConfig& c) {
+  const T d = T(c.d_model), f = T(c.d_ff), v = T(c.vocab_size);
+  const T per_block = 2 * d                            // ln
+                      + 4 * d * d                      // q, k, v, out
+                      + f * d + (c.fc_in_bias ? f : 0)  // fc_in
+                      + d * f + d;                     // fc_out
   return v * d                 // embed
-         + n_layer * per_block
+         + T(c.n_layer) * per_block
          + 2 * d               // ln_f
          + v * d + v;          // lm_head
 }
+// No model comes near this; a config beyond it is corrupt, and the arithmetic stays in int64.
+constexpr long double kMaxParameters = 1e15L;
+}  // namespace
+
+int64_t ModelConfig::parameter_count() const { return count_parameters<int64_t>(*this); }
 
 void ModelConfig::validate(const std::string& where) const {
   require_positive(where, "vocab_size", vocab_size);
@@ -135,6 +143,13 @@ void ModelConfig::validate(const std::string& where) const {
   }
   require_positive_finite(where, "layer_norm_eps", layer_norm_eps);
   require_positive_finite(where, "init_std", init_std);
+  const long double parameters = count_parameters<long double>(*this);
+  if (parameters > kMaxParameters) {
+    std::ostringstream s;
+    s << "the shape (n_layer " << n_layer << ", d_model " << d_model << ", d_ff " << d_ff << ", vocab_size "
+      << vocab_size << ") means " << static_cast<double>(parameters) << " parameters, more than any model has";
+    fail(where, "n_layer", s.str());
+  }
 }
 
 std::vector<std::string> preset_names() {

@@ -2,6 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <cmath>
 #include <sstream>
 
 #include "cook/core/error.h"
@@ -40,6 +41,7 @@ GptJImpl::GptJImpl(const ModelConfig& config) : config_(validated(config)) {
 }
 
 void GptJImpl::init_weights(double std, uint64_t seed) {
+  if (!std::isfinite(std) || std <= 0) throw Error("init_std", "must be a positive finite number, got " + std::to_string(std));
   torch::NoGradGuard no_grad;
   at::Generator gen = at::detail::createCPUGenerator(seed);
   auto normal = [&](torch::Tensor& p) {

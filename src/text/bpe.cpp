@@ -121,16 +121,17 @@ void BpeModel::encode_word_rounds(std::string_view word, std::vector<std::int32_
 void BpeModel::encode_word_heap(std::string_view word, std::vector<std::int32_t>* out) const {
   const std::size_t n = word.size();
   if (n == 0) return;
+  // 12 bytes a byte of input, and 8 per candidate pair: a 50 MB word needs about 1 GB.
   struct Symbol {
-    std::int32_t id;
+    std::int32_t id;    // kMergedAway once merged into its left neighbour
     std::int32_t prev;  // -1 at the start
     std::int32_t next;  // -1 at the end
-    bool alive;
   };
+  constexpr std::int32_t kMergedAway = -1;
   std::vector<Symbol> symbols(n);
   for (std::size_t k = 0; k < n; ++k) {
     symbols[k] = Symbol{byte_ids_[static_cast<unsigned char>(word[k])], std::int32_t(k) - 1,
-                        k + 1 < n ? std::int32_t(k + 1) : -1, true};
+                        k + 1 < n ? std::int32_t(k + 1) : -1};
   }
   // A candidate merge of the pair starting at symbol `pos`, ordered by rank, then leftmost first.
   struct Candidate {
@@ -149,6 +150,9 @@ void BpeModel::encode_word_heap(std::string_view word, std::vector<std::int32_t>
   };
   {
     std::vector<Candidate> initial;
+    std::size_t pairs = 0;
+    for (std::size_t k = 0; k + 1 < n; ++k) pairs += find(symbols[k].id, symbols[k + 1].id) != nullptr;
+    initial.reserve(pairs);  // exactly: no doubling of a vector the size of the word
     for (std::size_t k = 0; k + 1 < n; ++k) consider(std::int32_t(k), &initial);
     queue = decltype(queue)(std::greater<Candidate>(), std::move(initial));
   }
@@ -164,12 +168,12 @@ void BpeModel::encode_word_heap(std::string_view word, std::vector<std::int32_t>
     queue.pop();
     round = top.rank;
     Symbol& left = symbols[top.pos];
-    if (!left.alive || left.next < 0) continue;
+    if (left.id == kMergedAway || left.next < 0) continue;
     Symbol& right = symbols[left.next];
     const Slot* s = find(left.id, right.id);
     if (s == nullptr || s->rank != top.rank) continue;  // stale: one side changed since
     left.id = s->merged;
-    right.alive = false;
+    right.id = kMergedAway;
     left.next = right.next;
     if (right.next >= 0) symbols[right.next].prev = top.pos;
     if (left.prev >= 0) consider(left.prev, &pending);

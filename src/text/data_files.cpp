@@ -3,10 +3,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "cook/core/error.h"
+#include "cook/core/input_file.h"
 
 namespace cook::text::detail {
 
@@ -23,8 +22,6 @@ constexpr uint32_t kK[64] = {
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
 
 inline uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
-
-std::string errno_text() { return std::strerror(errno); }
 
 }  // namespace
 
@@ -101,12 +98,7 @@ std::string sha256_hex(std::string_view data) {
 }
 
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path, "cannot open: " + errno_text());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw Error(path, "read failed");
-  return ss.str();
+  return read_input_file(path);
 }
 
 }  // namespace cook::text::detail

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <regex>
 
 #include "cook/core/error.h"
@@ -193,6 +194,8 @@ TokenManifest TokenManifest::from_json(const json& j, const std::string& where) 
       if (sh.tokens > m.shard_tokens) {
         r.fail(sf + ".tokens", std::to_string(sh.tokens) + " exceeds shard_tokens = " + std::to_string(m.shard_tokens));
       }
+      if (sh.tokens > std::numeric_limits<int64_t>::max() - sum)
+        r.fail(sf + ".tokens", "the shards' token counts add up past what a count can hold");
       sum += sh.tokens;
       s.shards.push_back(std::move(sh));
     }

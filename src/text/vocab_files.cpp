@@ -4,13 +4,12 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <utility>
 
 #include "cook/core/error.h"
+#include "cook/core/input_file.h"
 
 namespace cook::text {
 namespace {
@@ -20,17 +19,8 @@ using json = nlohmann::json;
 // Ids above this are refused: a vocabulary that large is certainly a corrupt file.
 constexpr std::int64_t kMaxTokenId = (std::int64_t{1} << 24) - 1;
 
-std::string read_whole_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path, std::string("cannot open: ") + std::strerror(errno));
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) throw Error(path, "read failed");
-  return buffer.str();
-}
-
 json parse_json_file(const std::string& path) {
-  const std::string text = read_whole_file(path);
+  const std::string text = read_input_file(path);
   try {
     return json::parse(text);
   } catch (const json::exception& e) {
@@ -97,7 +87,7 @@ std::vector<std::string> split_fields(const std::string& line) {
 }
 
 void read_merges_file(const std::string& path, VocabData* data) {
-  const std::string text = read_whole_file(path);
+  const std::string text = read_input_file(path);
   std::vector<std::pair<std::int64_t, std::string>> lines;  // (line number, text without \r\n)
   std::size_t start = 0;
   std::int64_t line_no = 0;

@@ -1,6 +1,11 @@
 #include "cook/train/checkpoint_dir.h"
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <algorithm>
 #include <cstdio>
@@ -8,6 +13,7 @@
 #include <fstream>
 
 #include "cook/core/error.h"
+#include "cook/core/fault_point.h"
 #include "cook/core/json_fields.h"
 #include "cook/core/resources.h"
 #include "cook/io/atomic_file.h"
@@ -42,11 +48,55 @@ std::vector<weights::LazyTensor> in_name_order(const std::map<std::string, torch
   return out;
 }
 
-void rename_into_place(const fs::path& temp, const fs::path& target) {
-  if (fs::exists(target)) fs::remove_all(target);
-  fs::rename(temp, target);
-  io::fsync_directory(target.parent_path().string());
+// Deleting a checkpoint first renames it out of the step namespace, so that a crash halfway
+// through the deletion leaves a ".del-" folder the next clean-up removes, never a step folder
+// with some of its files.
+void remove_checkpoint(const fs::path& folder) {
+  const fs::path doomed = folder.parent_path() / (".del-" + folder.filename().string());
+  std::error_code ec;
+  fs::remove_all(doomed, ec);  // one an earlier crash left
+  fs::rename(folder, doomed);
+  fault_point("checkpoint.prune-renamed");
+  fs::remove_all(doomed);
 }
+
+// Puts the finished folder `temp` at `target`. A checkpoint already there (the same step saved
+// again, e.g. a finished run resumed with the same --steps) is swapped out in one atomic
+// renameat2(RENAME_EXCHANGE), so that at every instant `target` holds a complete checkpoint; the
+// old one, now under the temporary name, is deleted afterwards (or by the next save's clean-up).
+void rename_into_place(const fs::path& temp, const fs::path& target) {
+  fault_point("checkpoint.before-rename");
+  if (fs::exists(target)) {
+    if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) == 0) {
+      io::fsync_directory(target.parent_path().string());
+      fault_point("checkpoint.after-exchange");
+      fs::remove_all(temp);
+    } else if (errno == EINVAL || errno == ENOSYS) {
+      // A filesystem without RENAME_EXCHANGE: the old folder moves aside first, leaving a short
+      // window without this step (the previous steps' checkpoints are still there).
+      remove_checkpoint(target);
+      fs::rename(temp, target);
+      io::fsync_directory(target.parent_path().string());
+    } else {
+      throw Error(target.string(), std::string("cannot swap in the new checkpoint: ") + std::strerror(errno));
+    }
+  } else {
+    fs::rename(temp, target);
+    io::fsync_directory(target.parent_path().string());
+  }
+  fault_point("checkpoint.after-rename");
+}
+
+// Folders a crash can leave under checkpoints/: temporary folders of unfinished writes
+// (".tmp-step-…"), checkpoints being deleted (".del-step-…") and step folders that are not
+// complete. Only called while the save folder's lock is held, so no other run is writing them.
+bool is_leftover(const fs::directory_entry& entry) {
+  if (!entry.is_directory()) return false;
+  const std::string name = entry.path().filename().string();
+  if (name.rfind(".tmp-step-", 0) == 0 || name.rfind(".del-step-", 0) == 0) return true;
+  return name.rfind(kStepPrefix, 0) == 0 && !is_complete(entry.path());
+}
+
 }  // namespace
 
 std::string checkpoint_path(const std::string& save_dir, int64_t step) {
@@ -121,6 +171,7 @@ CheckpointContents read_checkpoint_dir(const std::string& folder) {
   const bool sharded = !fs::exists(dir / kModelFile) && weights::has_rank_shards(folder, "model");
   weights::Checkpoint model =
       sharded ? weights::read_rank_shards(folder, "model") : weights::read_checkpoint((dir / kModelFile).string());
+  weights::check_weights_match_config(model);
   out.config = model.config;
   out.model = std::move(model.tensors);
   out.optimizer = sharded ? weights::read_rank_shards(folder, "optimizer").tensors
@@ -146,7 +197,23 @@ std::vector<std::string> list_checkpoints(const std::string& save_dir) {
 void prune_checkpoints(const std::string& save_dir, int64_t keep_last) {
   if (keep_last <= 0) return;
   auto all = list_checkpoints(save_dir);
-  for (size_t i = 0; i + static_cast<size_t>(keep_last) < all.size(); ++i) fs::remove_all(all[i]);
+  for (size_t i = 0; i + static_cast<size_t>(keep_last) < all.size(); ++i) remove_checkpoint(all[i]);
+}
+
+std::vector<std::string> remove_leftovers(const std::string& save_dir) {
+  std::vector<std::string> removed;
+  const fs::path dir = fs::path(save_dir) / "checkpoints";
+  if (!fs::is_directory(dir)) return removed;
+  std::vector<fs::path> doomed;
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (is_leftover(entry)) doomed.push_back(entry.path());
+  for (const auto& path : doomed) {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+    if (ec) throw Error(path.string(), "cannot remove this leftover of an interrupted save: " + ec.message());
+    removed.push_back(path.string());
+  }
+  return removed;
 }
 
 }  // namespace cook::train

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cook/core/error.h"
+#include "cook/core/folder_lock.h"
 #include "cook/core/progress.h"
 #include "cook/core/resources.h"
 #include "cook/train/checkpoint_dir.h"
@@ -34,6 +35,36 @@ void set_rng_state(const torch::Tensor& state) {
 
 }  // namespace
 
+void validate(const TrainerOptions& o) {
+  auto finite = [](const char* key, double v) {
+    if (!std::isfinite(v)) throw Error(key, "must be a finite number, got " + std::to_string(v));
+  };
+  auto positive = [&](const char* key, double v) {
+    finite(key, v);
+    if (v <= 0) throw Error(key, "must be positive, got " + std::to_string(v));
+  };
+  auto not_negative = [&](const char* key, double v) {
+    finite(key, v);
+    if (v < 0) throw Error(key, "must not be negative, got " + std::to_string(v));
+  };
+  not_negative("steps", double(o.steps));
+  if (o.grad_accum < 1) throw Error("grad_accum", "must be at least 1, got " + std::to_string(o.grad_accum));
+  positive("start_lr", o.schedule.start_lr);
+  not_negative("warmup", double(o.schedule.warmup_steps));
+  not_negative("min_lr", o.schedule.min_lr);
+  not_negative("weight_decay", o.weight_decay);
+  finite("clip_grad", o.clip_norm);  // <= 0 turns clipping off
+  not_negative("log_interval", double(o.log_interval));
+  not_negative("eval_interval", double(o.eval_interval));
+  not_negative("eval_batches", double(o.eval_batches));
+  not_negative("save_interval", double(o.save_interval));
+  not_negative("keep_last", double(o.keep_last));
+  not_negative("time_limit", o.time_limit_s);
+  for (auto [key, beta] : {std::pair{"adam_beta1", o.adam.beta1}, std::pair{"adam_beta2", o.adam.beta2}})
+    if (!(beta >= 0 && beta < 1)) throw Error(key, "must be in [0, 1), got " + std::to_string(beta));
+  positive("adam_eps", o.adam.eps);
+}
+
 struct Trainer::StepStats {
   double loss = 0.0;        // total (task + extension terms), mean over micro-batches
   double lm_loss = 0.0;
@@ -50,8 +81,12 @@ Trainer::Trainer(model::GptJ model, TrainerOptions options, std::shared_ptr<Batc
       options_(std::move(options)),
       train_data_(std::move(train_data)),
       eval_data_(std::move(eval_data)) {
-  if (options_.grad_accum < 1) throw Error("--grad-accum", "must be at least 1");
-  if (options_.steps < 0) throw Error("--steps", "must not be negative");
+  validate(options_);
+}
+
+void Trainer::hold_save_dir() {
+  if (options_.save_dir.empty() || save_dir_lock_.held() || (parallel_ && !parallel_->is_writer())) return;
+  save_dir_lock_ = FolderLock(options_.save_dir);
 }
 
 void Trainer::add_extension(std::shared_ptr<TrainingExtension> extension) {
@@ -216,8 +251,10 @@ std::string Trainer::save_checkpoint() {
     contents.optimizer = optimizer_->state_tensors();
   }
   contents.trainer = add_trainer_state(contents.optimizer);
+  hold_save_dir();
   std::string folder = write_checkpoint(options_.save_dir, step_, contents);
   prune_checkpoints(options_.save_dir, options_.keep_last);
+  remove_leftovers(options_.save_dir);
   if (parallel_) parallel_->barrier("checkpoint written");
   return folder;
 }
@@ -239,12 +276,14 @@ std::string Trainer::save_checkpoint_shards() {
   if (writer) {
     folder = commit_checkpoint(options_.save_dir, step_, temp, trainer);
     prune_checkpoints(options_.save_dir, options_.keep_last);
+    remove_leftovers(options_.save_dir);
   }
   parallel_->barrier("checkpoint written");
   return folder;
 }
 
 void Trainer::resume(const std::string& checkpoint) {
+  hold_save_dir();
   std::string folder = checkpoint;
   if (checkpoint == "latest") {
     auto all = list_checkpoints(options_.save_dir);
@@ -301,7 +340,7 @@ void Trainer::log_metrics(const nlohmann::json& record) {
 TrainResult Trainer::run() {
   if (!optimizer_) build_optimizer();
   const bool writer = !parallel_ || parallel_->is_writer();
-  if (!options_.save_dir.empty() && writer) ensure_directory(options_.save_dir);
+  hold_save_dir();
   std::optional<StopSignal> stop;
   if (options_.stop_on_signal) stop.emplace();
   model_->train();
@@ -376,6 +415,7 @@ TrainResult Trainer::run() {
     }
     if (signalled) {
       result.stopped_by_signal = true;
+      result.stop_signal = stop->signal_number();
       bar.message(stop->requested() ? "signal " + std::to_string(stop->signal_number()) + " received: saving a checkpoint and stopping"
                                     : "another rank received a signal: saving a checkpoint and stopping");
       break;

@@ -1,6 +1,8 @@
 #include "cook/core/problems.h"
 #include "cook/weights/checkpoint.h"
 
+#include <unistd.h>
+
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
@@ -9,6 +11,8 @@
 #include <fstream>
 
 #include "cook/core/error.h"
+#include "cook/core/input_file.h"
+#include "cook/core/resources.h"
 #include "cook/io/atomic_file.h"
 #include "cook/io/mapped_file.h"
 #include "cook/io/safetensors.h"
@@ -66,6 +70,31 @@ void check_preset(const std::string& path, const model::ModelConfig& config, con
   throw Error(path, "the checkpoint's config does not match preset '" + *preset + "': " + diff);
 }
 
+}  // namespace
+
+// A config that lies about its shape (n_layer 100000 in a 1 MB file) is refused before a model of
+// that shape, or even a name map of it, is built. The factor 2 leaves room for a few missing
+// weights, which check_weights_match_config then names exactly.
+void check_config_fits(const model::ModelConfig& config, const TensorMap& tensors, const std::string& where) {
+  uint64_t held = 0;
+  size_t smallest = 0;
+  for (const auto& [name, t] : tensors) {
+    held += t.nbytes();
+    const size_t size = t.element_size();
+    if (smallest == 0 || size < smallest) smallest = size;
+  }
+  if (smallest == 0) smallest = 1;
+  const long double needed = static_cast<long double>(config.parameter_count()) * smallest;
+  if (needed <= 2.0L * held) return;
+  throw Error(where, "its model config (n_layer " + std::to_string(config.n_layer) + ", d_model " +
+                         std::to_string(config.d_model) + ", d_ff " + std::to_string(config.d_ff) + ", vocab_size " +
+                         std::to_string(config.vocab_size) + ") needs " + std::to_string(config.parameter_count()) +
+                         " parameters (" + format_bytes(static_cast<double>(needed)) + " at least), but its tensors hold " +
+                         format_bytes(static_cast<double>(held)) + ": the config does not describe these weights");
+}
+
+namespace {
+
 // Adds the file's tensors (views of its mapping) under their own names.
 void add_tensors(Checkpoint& ck, const std::string& path, const io::SafetensorsReader& reader) {
   for (const auto& info : reader.tensors()) {
@@ -85,6 +114,7 @@ Checkpoint read_cook(const std::string& path, io::SafetensorsReader reader, cons
     throw Error(path, std::string("__metadata__ ") + kFormatVersionKey + " is '" + version +
                           "', but this build of Cook reads format " + kCookFormatVersion);
   auto cfg = ck.metadata.find(kModelConfigKey);
+  // (the weights are checked against the config by read_checkpoint, once all parts are read)
   if (cfg == ck.metadata.end())
     throw Error(path, std::string("__metadata__ has ") + kFormatVersionKey + " but no " + kModelConfigKey);
   const std::string where = path + ": __metadata__ " + kModelConfigKey;
@@ -118,6 +148,7 @@ Checkpoint read_hf(const std::string& path, const std::string& folder, const std
     hf.emplace(name, tensor_view(r, *info));
     file_of[name] = r.path();
   }
+  check_config_fits(ck.config, hf, path);
   NameMap map(ck.config);
   ck.tensors = map.convert(Layout::HuggingFace, Layout::Cook, hf, path, file_of);
   for (const auto& [name, t] : hf) {
@@ -191,10 +222,11 @@ Checkpoint read_bmcook(const std::string& path, const std::optional<std::string>
 }
 
 bool starts_with_zip_magic(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
+  const int fd = open_input_file(path);
   char magic[4] = {};
-  f.read(magic, 4);
-  return f.gcount() == 4 && std::string(magic, 4) == std::string("PK\x03\x04", 4);
+  const ssize_t n = ::read(fd, magic, 4);
+  ::close(fd);
+  return n == 4 && std::string(magic, 4) == std::string("PK\x03\x04", 4);
 }
 
 bool floating(torch::ScalarType t) { return c10::isFloatingType(t); }
@@ -287,6 +319,12 @@ void load_impl(torch::nn::Module& module, const Checkpoint& ck, TensorMap* relea
     } catch (const c10::Error& e) {
       throw Error(ck.describe(jobs[k].name), std::string("copy into the module failed: ") + e.what_without_backtrace());
     }
+    // A NaN or Inf weight poisons every output and every gradient: refuse it here, by name.
+    if (floating(param.scalar_type()) && !torch::isfinite(param).all().item<bool>()) {
+      const int64_t bad = param.numel() - torch::isfinite(param).sum().item<int64_t>();
+      throw Error(ck.describe(jobs[k].name), "holds " + std::to_string(bad) + " non-finite value" +
+                                                 (bad == 1 ? "" : "s") + " (NaN or Inf): the checkpoint is corrupt");
+    }
     if (k + 1 < jobs.size()) prefetch(*jobs[k + 1].source);
     if (release_from != nullptr) release_from->erase(jobs[k].name);  // `src` is gone from here on
   }
@@ -321,6 +359,7 @@ Checkpoint read_checkpoint(const std::string& path, const std::optional<std::str
       if (has_rank_shards(path, "model")) {
         Checkpoint ck = read_rank_shards(path, "model");
         check_preset(path, ck.config, preset);
+        check_weights_match_config(ck);
         return ck;
       }
       return read_checkpoint(join(path, "model.safetensors"), preset);
@@ -351,11 +390,29 @@ Checkpoint read_checkpoint(const std::string& path, const std::optional<std::str
     return read_bmcook(path, preset);
   }
   auto reader = io::SafetensorsReader::open(path);
-  if (reader.metadata().count(kFormatVersionKey)) return read_cook(path, std::move(reader), preset);
+  if (reader.metadata().count(kFormatVersionKey)) {
+    Checkpoint ck = read_cook(path, std::move(reader), preset);
+    check_weights_match_config(ck);
+    return ck;
+  }
   const std::string folder = io::parent_folder(path);
   if (fs::exists(join(folder, "config.json"))) return read_hf_single(path, folder, std::move(reader), preset);
   throw Error(path, std::string("neither a Cook checkpoint (no ") + kFormatVersionKey +
                         " in __metadata__) nor part of a Hugging Face folder (no config.json beside it)");
+}
+
+void check_weights_match_config(const Checkpoint& ck) {
+  check_config_fits(ck.config, ck.tensors, ck.source);
+  Problems problems;
+  for (const WeightName& w : NameMap(ck.config).entries()) {
+    auto it = ck.tensors.find(w.cook);
+    if (it == ck.tensors.end())
+      problems.add(ck.describe(w.cook) + " is missing (shape " + io::shape_string(w.shape) + ")");
+    else if (it->second.sizes().vec() != w.shape)
+      problems.add(ck.describe(w.cook) + ": shape " + shape_str(it->second.sizes()) + ", but the config says " +
+                   io::shape_string(w.shape));
+  }
+  problems.throw_if_any(ck.source, "the tensors do not match the model config in the file");
 }
 
 Checkpoint read_bmcook_checkpoint(const std::string& path, const model::ModelConfig& config) {

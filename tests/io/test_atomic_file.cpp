@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <stdexcept>
@@ -117,4 +119,66 @@ TEST(AtomicFile, RelativePathInCurrentFolder) {
   write_file_atomic("rel.txt", "r");
   std::filesystem::current_path(old);
   EXPECT_EQ(read_bytes(dir.file("rel.txt")), "r");
+}
+
+// A file is written beside its target and renamed over it, which would delete a node that is not
+// a regular file: those are refused and left as they were.
+TEST(AtomicFile, RefusesToReplaceAFifo) {
+  TempDir dir;
+  const std::string fifo = dir.file("pipe");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  expect_error([&] { write_file_atomic(fifo, "x"); }, {fifo, "FIFO", "will not replace it"});
+  struct stat st {};
+  ASSERT_EQ(lstat(fifo.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  EXPECT_EQ(entries(dir.path()), 1u);  // no temporary file left either
+}
+
+TEST(AtomicFile, RefusesToReplaceADeviceNode) {
+  TempDir dir;
+  const std::string node = dir.file("null");
+  // The same device as /dev/null, made here so that a failure cannot destroy the real one.
+  if (mknod(node.c_str(), S_IFCHR | 0600, makedev(1, 3)) != 0) GTEST_SKIP() << "mknod needs root here";
+  expect_error([&] { write_file_atomic(node, "x"); }, {node, "character device"});
+  struct stat st {};
+  ASSERT_EQ(lstat(node.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+}
+
+TEST(AtomicFile, WritesThroughASymlinkAndKeepsIt) {
+  TempDir dir;
+  const std::string target = dir.file("real.txt"), link = dir.file("link.txt");
+  write_bytes(target, "old");
+  std::filesystem::create_symlink(target, link);
+  write_file_atomic(link, "new");
+  EXPECT_TRUE(std::filesystem::is_symlink(link));
+  EXPECT_EQ(read_bytes(target), "new");
+  EXPECT_EQ(read_bytes(link), "new");
+}
+
+TEST(AtomicFile, RefusesADanglingSymlinkAndALinkToAFifo) {
+  TempDir dir;
+  const std::string dangling = dir.file("dangling");
+  std::filesystem::create_symlink(dir.file("nowhere/x"), dangling);
+  expect_error([&] { write_file_atomic(dangling, "x"); }, {dangling, "symbolic link"});
+  EXPECT_TRUE(std::filesystem::is_symlink(dangling));
+  const std::string fifo = dir.file("pipe"), link = dir.file("to-pipe");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  std::filesystem::create_symlink(fifo, link);
+  expect_error([&] { write_file_atomic(link, "x"); }, {link, "FIFO"});
+  EXPECT_TRUE(std::filesystem::is_symlink(link));
+}
+
+// A writer killed mid-write leaves its temporary file; the next commit of the same target removes
+// it (its pid no longer runs), and leaves a live writer's alone.
+TEST(AtomicFile, CommitRemovesTheTemporariesOfDeadWriters) {
+  TempDir dir;
+  const std::string dead = dir.file(".a.txt.tmp-999999999-0");  // above any pid_max
+  const std::string live = dir.file(".a.txt.tmp-" + std::to_string(getppid()) + "-0");
+  const std::string other = dir.file(".b.txt.tmp-999999999-0");
+  for (const auto& p : {dead, live, other}) write_bytes(p, "partial");
+  write_file_atomic(dir.file("a.txt"), "done");
+  EXPECT_FALSE(std::filesystem::exists(dead));
+  EXPECT_TRUE(std::filesystem::exists(live));
+  EXPECT_TRUE(std::filesystem::exists(other));
 }

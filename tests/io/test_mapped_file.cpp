@@ -1,6 +1,11 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 #include "cook/io/mapped_file.h"
 #include "io_test_util.h"
@@ -70,4 +75,43 @@ TEST(MappedFile, ErrorsNameThePath) {
   TempDir dir;
   expect_error([&] { MappedFile::open(dir.file("nope")); }, {dir.file("nope"), "cannot open"});
   expect_error([&] { MappedFile::open(dir.path()); }, {dir.path(), "folder"});
+}
+
+// Opening a FIFO blocks until a writer comes, for ever if none does: refused at once instead. The
+// check runs in a child with an alarm, so that a regression fails the test rather than hang it.
+TEST(MappedFile, RefusesAFifoWithoutWaitingForAWriter) {
+  TempDir dir;
+  const std::string fifo = dir.file("pipe");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        alarm(10);
+        try {
+          MappedFile::open(fifo);
+        } catch (const cook::Error& e) {
+          std::fprintf(stderr, "%s\n", e.what());
+          std::_Exit(3);
+        }
+        std::_Exit(0);
+      },
+      ::testing::ExitedWithCode(3), "pipe: is a FIFO \\(named pipe\\), not a regular file");
+}
+
+// A file that shrinks while mapped (a `cp` over a checkpoint being read) raises SIGBUS on the lost
+// pages: the process ends with exit code 1 and an error naming the file, not a bare "Bus error".
+TEST(MappedFile, ShrinkingWhileMappedEndsWithAnErrorNamingTheFile) {
+  TempDir dir;
+  const std::string path = dir.file("shrinks.bin");
+  write_bytes(path, std::string(3 * 4096, 'x'));
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        auto m = MappedFile::open(path);
+        std::filesystem::resize_file(path, 0);
+        volatile uint8_t sink = m->data()[2 * 4096 + 10];
+        (void)sink;
+        std::_Exit(0);
+      },
+      ::testing::ExitedWithCode(1), "shrinks.bin: the file shrank or was overwritten while it was being read");
 }

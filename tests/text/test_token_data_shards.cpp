@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <numeric>
 
 #include <nlohmann/json.hpp>
@@ -107,6 +108,23 @@ TEST(TokenShards, ReadOutOfRangeIsAnError) {
   EXPECT_HAS(error_of([&] { ds.read(-1, 1); }), "cannot read tokens");
   EXPECT_HAS(error_of([&] { ds.document_start(2); }), "no document 2");
   EXPECT_EQ(ds.read(10, 0).size(), 0u);
+}
+
+TEST(TokenShards, IdOutsideTheVocabularyNamesTheShardAndTheToken) {
+  TempDir dir;
+  write_splits(dir.path(), counting_docs({10}), {}, 100);
+  // Token 7 (id 7) with its high byte flipped to 0xFF: id 0xFF07 = 65287, past the vocabulary.
+  const std::string shard = dir / "train-00000.tokens";
+  std::fstream f(shard, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(7 * 2 + 1);
+  f.put(static_cast<char>(0xFF));
+  f.close();
+  const TokenDataset ds = TokenDataset::open(dir.path(), kTrainSplit);
+  EXPECT_EQ(ds.read(0, 7).size(), 7u);  // the tokens before it read as they are
+  const std::string e = error_of([&] { ds.read(2, 8); });
+  EXPECT_HAS(e, shard);
+  EXPECT_HAS(e, "token 7 has id 65287, outside the vocabulary of 1000");
+  EXPECT_HAS(error_of([&] { ds.verify(); }), "SHA-256");
 }
 
 class BrokenFolder : public ::testing::Test {

@@ -15,7 +15,9 @@ namespace cook::io {
 class AtomicFile {
  public:
   // Creates the temporary file "<folder>/.<name>.tmp-<pid>-<n>" beside `path` (the folder must
-  // exist). Throws cook::Error naming `path`.
+  // exist). A `path` that is a symbolic link to a regular file replaces that file and keeps the
+  // link; a folder, FIFO, device, socket or dangling link is refused, never replaced. Throws
+  // cook::Error naming `path`.
   explicit AtomicFile(std::string path);
   // Without commit(), removes the temporary file; the target is left as it was.
   ~AtomicFile();
@@ -27,8 +29,10 @@ class AtomicFile {
   void write(const void* data, size_t size);
   void write(std::string_view s) { write(s.data(), s.size()); }
 
-  // Flushes, fsyncs, renames over the target and fsyncs the folder. Throws cook::Error naming the
-  // target path; on failure the temporary file is removed and the target is untouched.
+  // Flushes, fsyncs, renames over the target and fsyncs the folder, then removes the temporary
+  // files of the same target that killed writers left (their pid no longer runs). Throws
+  // cook::Error naming the target path; on failure the temporary file is removed and the target
+  // is untouched.
   void commit();
   // Removes the temporary file now (the destructor does it too).
   void abandon() noexcept;

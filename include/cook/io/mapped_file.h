@@ -12,8 +12,10 @@ namespace cook::io {
 class MappedFile {
  public:
   // Maps the whole of `path` read-only (PROT_READ). An empty file maps to size() == 0 and a null
-  // data(). Throws cook::Error naming the path when it cannot be opened, is not a regular file or
-  // cannot be mapped.
+  // data(). Throws cook::Error naming the path when it cannot be opened, is not a regular file (a
+  // FIFO is refused without waiting for a writer) or cannot be mapped. Should the file shrink
+  // while it is mapped, reading the lost part ends the process with exit code 1 and an error
+  // naming the file, instead of a bare SIGBUS.
   static std::shared_ptr<const MappedFile> open(const std::string& path);
 
   ~MappedFile();
@@ -41,6 +43,7 @@ class MappedFile {
   std::string path_;
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
+  void* live_ = nullptr;  // this mapping's entry in the SIGBUS handler's table
 };
 
 }  // namespace cook::io

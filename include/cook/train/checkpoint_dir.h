@@ -7,8 +7,9 @@
 //   step-00000050/trainer.json
 // where each tensor is in exactly one rank's part; read_checkpoint_dir merges them, so either
 // form resumes on any world size. A folder is written under a temporary name, every file
-// fsync'ed, then renamed into place, so a crash never leaves a half checkpoint under a real name.
-// Only the last K are kept.
+// fsync'ed, then renamed into place (swapped atomically with an older checkpoint of the same step),
+// so a crash never leaves a half checkpoint under a real name, nor no checkpoint where there was
+// one. Only the last K are kept.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -50,7 +51,12 @@ std::string commit_checkpoint(const std::string& save_dir, int64_t step, const s
 CheckpointContents read_checkpoint_dir(const std::string& folder);
 // Complete checkpoint folders under save_dir, oldest first.
 std::vector<std::string> list_checkpoints(const std::string& save_dir);
-// Removes all but the newest `keep_last` (keep_last <= 0 keeps all).
+// Removes all but the newest `keep_last` (keep_last <= 0 keeps all). Each is first renamed to
+// ".del-step-…", so a crash mid-deletion never leaves a partial step folder.
 void prune_checkpoints(const std::string& save_dir, int64_t keep_last);
+// Removes what interrupted saves and deletions left under <save_dir>/checkpoints (temporary and
+// ".del-" folders, incomplete step folders); returns their paths. Call it only while holding the
+// save folder's lock (core/folder_lock.h): another run's write in progress looks the same.
+std::vector<std::string> remove_leftovers(const std::string& save_dir);
 
 }  // namespace cook::train

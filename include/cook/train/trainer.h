@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "cook/core/folder_lock.h"
 #include "cook/model/gptj.h"
 #include "cook/train/adamw.h"
 #include "cook/train/batch.h"
@@ -44,10 +45,14 @@ struct TrainerOptions {
   double time_limit_s = 0;        // > 0: end after the step that crosses it (evaluated, checkpointed)
 };
 
+// Checks every option's range (finite, positive where it must be); errors name the option's key.
+void validate(const TrainerOptions& options);
+
 struct TrainResult {
   int64_t steps_done = 0;
   int64_t skipped_steps = 0;
   bool stopped_by_signal = false;
+  int stop_signal = 0;             // the signal's number (0: another rank's, or none)
   bool stopped_by_time_limit = false;
   std::optional<EvalResult> final_eval;
   std::string last_checkpoint;   // empty when none was written
@@ -81,6 +86,8 @@ class Trainer {
   struct StepStats;
   void build_optimizer();
   StepStats train_step();
+  // Takes the save folder's lock (the writer, once; core/folder_lock.h): one run per folder.
+  void hold_save_dir();
   std::string save_checkpoint();
   std::string save_checkpoint_shards();
   // The writer's share of every checkpoint: the extensions' tensors and the RNG into `optimizer`,
@@ -101,6 +108,7 @@ class Trainer {
   std::vector<torch::Tensor> trainable_;  // every trainable parameter (the optimizer may hold a shard)
   int64_t step_ = 0;
   int64_t tokens_seen_ = 0;
+  FolderLock save_dir_lock_;
 };
 
 }  // namespace cook::train

@@ -61,6 +61,14 @@ struct Checkpoint {
 // Cook or Hugging Face checkpoint it must agree with the config the checkpoint carries. Every
 // error names the file and, where there is one, the tensor.
 Checkpoint read_checkpoint(const std::string& path, const std::optional<std::string>& preset = std::nullopt);
+// The weights `config` implies must roughly fit in the bytes `tensors` hold (at their smallest
+// element size, with room for a few missing ones); throws cook::Error naming `where` otherwise.
+// Any reader that builds a model from a config found in a file calls this first.
+void check_config_fits(const model::ModelConfig& config, const TensorMap& tensors, const std::string& where);
+// A config that lies is refused before any model of its shape is built: the weights it implies
+// must fit in the bytes the tensors hold, and each of its weights must be there with its shape. read_checkpoint checks every Cook checkpoint so; a reader of rank parts calls it on
+// their union. Throws cook::Error naming the file and each tensor at fault.
+void check_weights_match_config(const Checkpoint& checkpoint);
 // A BMCook .bin read with a config given outright (for models no preset describes).
 Checkpoint read_bmcook_checkpoint(const std::string& path, const model::ModelConfig& config);
 

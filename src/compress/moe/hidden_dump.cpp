@@ -1,9 +1,9 @@
 #include "cook/compress/moe/hidden_dump.h"
 
 #include <filesystem>
-#include <fstream>
 
 #include "cook/core/error.h"
+#include "cook/core/input_file.h"
 #include "cook/core/progress.h"
 #include "cook/io/atomic_file.h"
 #include "cook/weights/tensor_io.h"
@@ -81,12 +81,14 @@ int64_t dump_ffn_inputs(model::GptJ& model, const train::EvalSource& source, con
 
 HiddenDump open_hidden_dump(const std::string& folder) {
   const std::string path = folder + "/manifest.json";
-  std::ifstream in(path);
-  if (!in) throw Error(path, "cannot open the hidden dump's manifest (write one with 'cook moe dump')");
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec))
+    throw Error(path, "cannot open the hidden dump's manifest (write one with 'cook moe dump')");
+  const std::string text = read_input_file(path);
   HiddenDump d;
   d.folder = folder;
   try {
-    d.manifest = nlohmann::json::parse(in);
+    d.manifest = nlohmann::json::parse(text);
   } catch (const std::exception& e) {
     throw Error(path, std::string("not JSON: ") + e.what());
   }

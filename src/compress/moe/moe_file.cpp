@@ -98,7 +98,13 @@ MoeFile load_moe_file(const std::string& path) {
     std::smatch m;
     if (!std::regex_match(name, m, name_re))
       throw Error(path, "tensor '" + name + "' is not a MoE tensor (layers.N.experts|centroids|router.w1|b1|w2|b2)");
-    MoeLayer& l = f.layers[std::stoll(m[1].str())];
+    int64_t layer = 0;
+    try {
+      layer = std::stoll(m[1].str());
+    } catch (const std::out_of_range&) {
+      throw Error(path, "tensor '" + name + "': layer number out of range");
+    }
+    MoeLayer& l = f.layers[layer];
     const std::string what = m[2].str();
     if (what == "experts") {
       if (t.scalar_type() != torch::kInt64) throw Error(path, "tensor '" + name + "' must be int64");

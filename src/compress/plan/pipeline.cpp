@@ -1,5 +1,6 @@
 #include "cook/compress/plan/pipeline.h"
 
+#include <csignal>
 #include <filesystem>
 
 #include "cook/compress/distill/teacher.h"
@@ -29,6 +30,9 @@ Splits open_splits(const CompressConfig& c, const model::ModelConfig& config) {
   try {
     s.train = std::make_shared<text::TokenDataset>(text::TokenDataset::open(c.data.tokens, text::kTrainSplit));
     s.validation = std::make_shared<text::TokenDataset>(text::TokenDataset::open(c.data.tokens, text::kValidationSplit));
+    // Flipped bytes in a shard would be trained on silently: every byte is checked once up front.
+    s.train->verify();
+    s.validation->verify();
   } catch (const std::exception& e) {
     rethrow_with_context(where, e);
   }
@@ -81,6 +85,13 @@ void resume_if_interrupted(train::Trainer& trainer, const std::string& dir, std:
   trainer.resume("latest");
 }
 
+// A phase stopped by a signal or the time limit ends the run with Stopped (core/error.h).
+void throw_if_stopped(const train::TrainResult& r, const std::string& dir, const std::string& phase) {
+  const std::string what = phase + " stopped at step " + std::to_string(r.steps_done) + "; run again to resume";
+  if (r.stopped_by_signal) throw Stopped::by_signal(dir, what, r.stop_signal != 0 ? r.stop_signal : SIGTERM);
+  if (r.stopped_by_time_limit) throw Stopped::by_time_limit(dir, what);
+}
+
 model::GptJ model_from(const std::string& checkpoint, const std::string& preset, const model::ModelConfig& config) {
   model::GptJ m(config);
   weights::Checkpoint ckpt = weights::read_checkpoint(checkpoint, preset);
@@ -91,13 +102,25 @@ model::GptJ model_from(const std::string& checkpoint, const std::string& preset,
   return m;
 }
 
+// Options whose validity depends on the model's shape, checked before any training, so that a
+// mistake never surfaces only after the dense phase, the compression and the export.
+void check_against_model(const CompressConfig& c, const model::ModelConfig& dense) {
+  const model::ModelConfig student = student_config(c, dense);
+  const int64_t experts = c.moefication.options.num_expert;
+  if (c.moefies() && student.d_ff % experts != 0)
+    throw Error(c.source + ": MoEfication.num_expert", std::to_string(experts) + " experts do not divide d_ff " +
+                                                           std::to_string(student.d_ff) + " into equal parts");
+}
+
 }  // namespace
 
 std::string prepare_dense(const CompressConfig& c, const RunOptions& run, std::ostream& log) {
   if (!c.model.load.empty()) {
     if (!fs::exists(c.model.load)) throw Error(c.source + ": model.load", "no such file: " + c.model.load);
+    check_against_model(c, weights::read_checkpoint(c.model.load, c.model.preset).config);
     return c.model.load;
   }
+  check_against_model(c, model::preset(c.model.preset));
   if (c.model.dense_steps == 0) return "";
   const std::string dir = (fs::path(run.save_dir) / "dense").string();
   const std::string cached = (fs::path(dir) / "model.safetensors").string();
@@ -114,7 +137,8 @@ std::string prepare_dense(const CompressConfig& c, const RunOptions& run, std::o
                          batches(c, splits), validation(c, splits));
   resume_if_interrupted(trainer, dir, log);
   const train::TrainResult r = trainer.run();
-  if (r.stopped_by_signal || r.stopped_by_time_limit || r.steps_done < c.model.dense_steps)
+  throw_if_stopped(r, dir, "dense training");
+  if (r.steps_done < c.model.dense_steps)
     throw Error(dir, "dense training stopped at step " + std::to_string(r.steps_done) + " of " +
                          std::to_string(c.model.dense_steps) + "; run again to resume");
   weights::save_checkpoint(cached, *dense, config);
@@ -145,9 +169,7 @@ CompressedModel compress(const CompressConfig& c, const std::string& dense_check
   attach_passes(trainer, c, std::move(teacher), log);
   resume_if_interrupted(trainer, dir.string(), log);
   out.training = trainer.run();
-  if (out.training.stopped_by_signal || out.training.stopped_by_time_limit)
-    throw Error(dir.string(), "compression training stopped at step " + std::to_string(out.training.steps_done) +
-                                  "; run again to resume");
+  throw_if_stopped(out.training, dir.string(), "compression training");
 
   if (c.export_.checkpoint) {
     out.checkpoint = (dir / "model.safetensors").string();

@@ -144,6 +144,7 @@ model::GptJ load_quantized(const std::string& path, const LoadOptions& load_opti
   std::vector<std::string> listed;
   const Scheme_ s = read_scheme(parse(kQuantMetadataKey), path + ": cook.quant", listed);
 
+  weights::check_config_fits(config, file.tensors, path);  // before a model of its shape is allocated
   model::GptJ m(config);
   auto modules = m->named_modules("", false);
   weights::TensorMap tensors = file.tensors;
