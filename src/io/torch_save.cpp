@@ -1,5 +1,7 @@
 #include "cook/io/torch_save.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -9,6 +11,7 @@
 #include <unordered_set>
 
 #include "cook/core/error.h"
+#include "cook/core/input_file.h"
 #include "cook/io/mapped_file.h"
 #include "cook/io/torch_object.h"
 #include "cook/io/zip.h"
@@ -672,11 +675,15 @@ TorchObjectFile TorchObjectFile::parse(const void* bytes, size_t size, const std
 }
 
 bool looks_like_torch_save(const std::string& path) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) return false;
+  int fd = -1;
+  try {
+    fd = open_input_file(path);  // a FIFO would block fopen() for ever
+  } catch (const Error&) {
+    return false;  // not a regular file: the reader that opens it says so
+  }
   char head[4] = {};
-  const size_t got = std::fread(head, 1, 4, file);
-  std::fclose(file);
+  const ssize_t got = ::read(fd, head, 4);
+  ::close(fd);
   return got == 4 && std::memcmp(head, "PK\x03\x04", 4) == 0;
 }
 

@@ -134,7 +134,7 @@ void TokenDataset::read(int64_t start, int64_t count, int64_t* out) const {
     }
     // An id past the vocabulary (a corrupt shard) is named here, not by an index error deep in
     // the model.
-    if (largest >= manifest_.tokenizer.vocab_size) {
+    if (manifest_.tokenizer.vocab_size > 0 && largest >= manifest_.tokenizer.vocab_size) {  // 0: unknown
       const int64_t at = std::find_if(out, out + n, [&](int64_t id) { return id >= manifest_.tokenizer.vocab_size; }) - out;
       throw Error(shards_[s]->path(), "token " + std::to_string(in_shard + at) + " has id " + std::to_string(out[at]) +
                                           ", outside the vocabulary of " + std::to_string(manifest_.tokenizer.vocab_size) +

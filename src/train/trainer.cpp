@@ -432,6 +432,7 @@ TrainResult Trainer::run() {
   }
   std::string saved = save_checkpoint();
   if (!saved.empty()) result.last_checkpoint = saved;
+  save_dir_lock_ = FolderLock();  // the run is over: a later trainer of this process may take the folder
   return result;
 }
 

@@ -404,7 +404,8 @@ Checkpoint read_checkpoint(const std::string& path, const std::optional<std::str
 void check_weights_match_config(const Checkpoint& ck) {
   check_config_fits(ck.config, ck.tensors, ck.source);
   Problems problems;
-  for (const WeightName& w : NameMap(ck.config).entries()) {
+  const NameMap map(ck.config);
+  for (const WeightName& w : map.entries()) {
     auto it = ck.tensors.find(w.cook);
     if (it == ck.tensors.end())
       problems.add(ck.describe(w.cook) + " is missing (shape " + io::shape_string(w.shape) + ")");

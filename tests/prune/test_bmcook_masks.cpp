@@ -33,7 +33,7 @@ TEST(BMCookMasks, AWeightTheFilePrunesButTheSelectionLeavesOutIsAnError) {
   cook::model::GptJ model(config);
   const auto ffn_only = select_layers(*model, {"fc_"}, "pruned_module");
   cook::test::expect_error([&] { read_bmcook_masks(bmcook_file("gpt-j-mask.bin"), config, ffn_only); },
-                           {"gpt-j-mask.bin", "layer '0'", "self_attention.q_proj", "does not select"});
+                           {"gpt-j-mask.bin", "layer '0': mask 'self_attention.", "which pruned_module does not select"});
 }
 
 TEST(BMCookMasks, AMaskOfAnotherShapeNamesTheLayerAndEntry) {

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "../common/temp_dir.h"
 #include "cook/core/error.h"
 #include "cook/text/byte_level.h"
@@ -27,9 +29,10 @@ void write(const std::string& path, const std::string& text) { std::ofstream(pat
 
 // Every byte token and <|endoftext|>: a vocabulary the merges below can be checked against.
 std::string byte_vocabulary() {
-  std::string j = "{";
-  for (int b = 0; b < 256; ++b) j += "\"" + bytes_to_spelling(std::string(1, char(b))) + "\": " + std::to_string(b) + ", ";
-  return j + "\"<|endoftext|>\": 256}";
+  nlohmann::json j = nlohmann::json::object();
+  for (int b = 0; b < 256; ++b) j[bytes_to_spelling(std::string(1, char(b)))] = b;
+  j["<|endoftext|>"] = 256;
+  return j.dump();
 }
 
 TEST(TokenizerInvalidUtf8, MergeSymbolNotInTheVocabulary) {

@@ -60,7 +60,8 @@ MaskSet read_bmcook_masks(const std::string& path, const model::ModelConfig& con
 
   for (const auto& [key, value] : root.entries) {
     const std::string prefix = block_prefix(*key, path);
-    const std::string layer = path + ": layer '" + prefix.substr(0, prefix.size() - 1) + "'";
+    // Named as the file names it: its key ("0", or a module path).
+    const std::string layer = path + ": layer '" + (key->kind == io::PyKind::Int ? std::to_string(key->i) : key->s) + "'";
     if (value->kind == io::PyKind::Tensor) {  // V3: a module outside the blocks, {module path: mask}
       take(prefix + "weight", *value, layer);
       continue;
