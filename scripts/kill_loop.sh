@@ -69,11 +69,11 @@ echo "training: uninterrupted"
 rm -rf "$work/train-ref" "$work/train-killed"
 "$cook" "${train[@]}" --save-dir "$work/train-ref" >"$work/train-ref.log" 2>&1
 echo "training: killed $kills times"
-resume_train() {
+resume_train() {  # runs in the background: exec, so that $! is cook's own pid and kill -9 reaches it
   if [ -d "$work/train-killed/checkpoints" ] && ls "$work/train-killed/checkpoints" | grep -q '^step-'; then
-    "$cook" "${train[@]}" --save-dir "$work/train-killed" --resume latest
+    exec "$cook" "${train[@]}" --save-dir "$work/train-killed" --resume latest
   else
-    "$cook" "${train[@]}" --save-dir "$work/train-killed"
+    exec "$cook" "${train[@]}" --save-dir "$work/train-killed"
   fi
 }
 run_killing "$kills" resume_train

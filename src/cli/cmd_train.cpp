@@ -97,6 +97,9 @@ void throw_if_stopped(const train::TrainResult& result) {
 
 void run_train(const CLI::App& cmd, const TrainArgs& a) {
   if (a.data.empty()) throw Error("--data", "is required: a folder written by 'cook data prepare'");
+  // LibTorch seeds its global generator from the OS: seeded here, two runs with the same options
+  // (or one run resumed any number of times) write the same checkpoint bytes.
+  torch::manual_seed(static_cast<uint64_t>(a.model.seed));
   ModelArgs model_args = a.model;
   // Under torchrun each local rank takes its own GPU: --device cuda means cuda:LOCAL_RANK.
   if (auto env = train::distributed::read_worker_environment(); env && model_args.device == "cuda")
