@@ -68,7 +68,7 @@ train=(train --model tiny --data "$work/tokens" --batch-size 2 --seq-len 32 --st
 echo "training: uninterrupted"
 rm -rf "$work/train-ref" "$work/train-killed"
 "$cook" "${train[@]}" --save-dir "$work/train-ref" >"$work/train-ref.log" 2>&1
-echo "training: killed $kills times"
+echo "training: killed up to $kills times"
 resume_train() {  # runs in the background: exec, so that $! is cook's own pid and kill -9 reaches it
   if [ -d "$work/train-killed/checkpoints" ] && ls "$work/train-killed/checkpoints" | grep -q '^step-'; then
     exec "$cook" "${train[@]}" --save-dir "$work/train-killed" --resume latest
@@ -93,7 +93,7 @@ echo "compression: uninterrupted"
 rm -rf "$work/compress-ref" "$work/compress-killed"
 "$cook" compress --config "$work/compress.json" --save-dir "$work/compress-ref" --no-progress --no-report \
   >"$work/compress-ref.log" 2>&1
-echo "compression: killed $kills times"
+echo "compression: killed up to $kills times"
 run_killing "$kills" "$cook" compress --config "$work/compress.json" --save-dir "$work/compress-killed" --no-progress --no-report
 same "$work/compress-ref/dense/model.safetensors" "$work/compress-killed/dense/model.safetensors"
 for f in "$work"/compress-ref/compressed-*/model*.safetensors; do

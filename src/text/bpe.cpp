@@ -2,7 +2,6 @@
 #include "cook/text/bpe.h"
 
 #include <algorithm>
-#include <queue>
 
 namespace cook::text {
 namespace {
@@ -121,7 +120,8 @@ void BpeModel::encode_word_rounds(std::string_view word, std::vector<std::int32_
 void BpeModel::encode_word_heap(std::string_view word, std::vector<std::int32_t>* out) const {
   const std::size_t n = word.size();
   if (n == 0) return;
-  // 12 bytes a byte of input, and 8 per candidate pair: a 50 MB word needs about 1 GB.
+  // 12 bytes a byte of input, and 8 per live candidate pair (stale ones are dropped before the heap
+  // would grow): a 50 MB word needs about 1 GB.
   struct Symbol {
     std::int32_t id;    // kMergedAway once merged into its left neighbour
     std::int32_t prev;  // -1 at the start
@@ -139,7 +139,10 @@ void BpeModel::encode_word_heap(std::string_view word, std::vector<std::int32_t>
     std::int32_t pos;
     bool operator>(const Candidate& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
   };
-  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> queue;
+  // A min-heap (std::push_heap/pop_heap with greater) rather than std::priority_queue, so that it can
+  // drop its stale entries instead of doubling its storage (see push_all below).
+  std::vector<Candidate> queue;
+  const auto after = std::greater<Candidate>();
   // Pairs created during a round wait here until the round ends: the reference algorithm merges all
   // occurrences of one pair before it looks at any other (even a better-ranked new one).
   std::vector<Candidate> pending;
@@ -154,24 +157,43 @@ void BpeModel::encode_word_heap(std::string_view word, std::vector<std::int32_t>
     for (std::size_t k = 0; k + 1 < n; ++k) pairs += find(symbols[k].id, symbols[k + 1].id) != nullptr;
     initial.reserve(pairs);  // exactly: no doubling of a vector the size of the word
     for (std::size_t k = 0; k + 1 < n; ++k) consider(std::int32_t(k), &initial);
-    queue = decltype(queue)(std::greater<Candidate>(), std::move(initial));
+    queue = std::move(initial);
+    std::make_heap(queue.begin(), queue.end(), after);
   }
+  // A candidate is stale once its left symbol was merged away or its pair changed; a pair never
+  // comes back (its tokens only grow), so a stale entry stays stale and is skipped when popped.
+  auto live = [&](const Candidate& c) {
+    const Symbol& left = symbols[c.pos];
+    if (left.id == kMergedAway || left.next < 0) return false;
+    const Slot* s = find(left.id, symbols[left.next].id);
+    return s != nullptr && s->rank == c.rank;
+  };
+  auto push_all = [&](const std::vector<Candidate>& fresh) {
+    if (queue.size() + fresh.size() > queue.capacity()) {  // drop the stale before growing
+      queue.erase(std::remove_if(queue.begin(), queue.end(), [&](const Candidate& c) { return !live(c); }), queue.end());
+      std::make_heap(queue.begin(), queue.end(), after);
+    }
+    for (const Candidate& c : fresh) {
+      queue.push_back(c);
+      std::push_heap(queue.begin(), queue.end(), after);
+    }
+  };
 
   std::uint32_t round = kNoRank;
   for (;;) {
-    if (!pending.empty() && (queue.empty() || queue.top().rank != round)) {
-      for (const Candidate& c : pending) queue.push(c);
+    if (!pending.empty() && (queue.empty() || queue.front().rank != round)) {
+      push_all(pending);
       pending.clear();
     }
     if (queue.empty()) break;
-    const Candidate top = queue.top();
-    queue.pop();
+    std::pop_heap(queue.begin(), queue.end(), after);
+    const Candidate top = queue.back();
+    queue.pop_back();
     round = top.rank;
+    if (!live(top)) continue;
     Symbol& left = symbols[top.pos];
-    if (left.id == kMergedAway || left.next < 0) continue;
     Symbol& right = symbols[left.next];
     const Slot* s = find(left.id, right.id);
-    if (s == nullptr || s->rank != top.rank) continue;  // stale: one side changed since
     left.id = s->merged;
     right.id = kMergedAway;
     left.next = right.next;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cook/core/paths.h"
+#include "cook/core/resources.h"
 #include "cook/text/bpe.h"
 #include "cook/text/byte_level.h"
 #include "cook/text/vocab_files.h"
@@ -177,6 +178,24 @@ TEST(TokenizerBpe, Gpt2MergesLongWords) {
     EXPECT_EQ(rounds, expected) << w;
     EXPECT_EQ(heap, expected) << w;
   }
+}
+
+// One enormous pre-token (a 50 MB word took 2.4 GiB to tokenize): the heap loop holds 12 bytes a
+// byte and its candidate pairs, dropping stale ones rather than doubling its storage. Measured on
+// an 8 MB word: 35 bytes a byte of input before, 25 after; the bound leaves room for the
+// allocator.
+TEST(TokenizerBpe, AnEnormousWordNeedsBoundedMemory) {
+  if (!cook::reset_peak_resident_memory()) GTEST_SKIP() << "the kernel does not reset the peak resident size here";
+  const std::size_t n = 8u << 20;
+  std::string word(n, 'a');
+  for (std::size_t i = 0; i < n; ++i) word[i] = "etaoinshrdlu"[(i * 7 + i / 3) % 12];
+  const Tokenizer& tokenizer = tok_test::gpt2();
+  const int64_t before = cook::resident_memory_bytes();
+  ASSERT_TRUE(cook::reset_peak_resident_memory());
+  const std::vector<std::int32_t> ids = tokenizer.encode(word);
+  const double per_byte = double(cook::peak_resident_memory_bytes() - before) / double(n);
+  EXPECT_GT(ids.size(), n / 4);
+  EXPECT_LT(per_byte, 30.0) << "bytes of memory per byte of input";
 }
 
 }  // namespace
