@@ -1,6 +1,6 @@
 // libFuzzer target over a token-data folder: manifest.json, the shards and the document index of
-// each split (cook/text/token_shards.h), as `cook train`, `cook eval` and `cook data info --verify`
-// open and read them. The input is a bundle of files (file_bundle.h). Any folder must either open
+// each split (cook/text/token_shards.h), or a Megatron .bin/.idx pair (megatron_dataset.h), as
+// `cook train`, `cook eval` and `cook data info --verify` open and read them. The input is a bundle of files (file_bundle.h). Any folder must either open
 // or fail with cook::Error; what opens must read every token and document start it promises, and
 // verify() must either pass or throw cook::Error.
 #include <cstdint>
@@ -34,7 +34,7 @@ void read_split(const std::string& dir, const std::string& split) {
     d.read(start, n, window.data());
     for (int64_t i = 0; i < n; ++i) {
       sum += static_cast<uint64_t>(window[i]);
-      out_of_vocab = out_of_vocab || window[i] < 0 || window[i] >= vocab;
+      out_of_vocab = out_of_vocab || window[i] < 0 || (vocab > 0 && window[i] >= vocab);  // 0: unknown (Megatron)
     }
   }
   int64_t previous = -1;

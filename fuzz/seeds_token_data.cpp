@@ -74,6 +74,9 @@ int main(int argc, char** argv) {
     write_folder(out + "/many-shards", 50, 8, {5, 9, 3, 12, 1}, {4, 2, 6}, false);
     write_folder(out + "/uint32", 70000, 16, {20, 3}, {7}, true);
     write_folder(out + "/empty-validation", 300, 64, {10}, {}, false);
+    // BMCook's token data, as Megatron's indexed dataset writes it (tests/data/bmcook/make_bmcook_files.py).
+    if (!cook::fuzz::write_seed(out + "/megatron", cook::fuzz::bundle_of_folder(COOK_MEGATRON_FIXTURE)))
+      throw cook::Error(out + "/megatron", "cannot write the seed");
   } catch (const std::exception& e) {
     fprintf(stderr, "%s\n", e.what());
     return 1;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cook/core/error.h"
+#include "../common/bmcook_files.h"
 #include "../common/expect_error.h"
 #include "../common/temp_dir.h"
 #include "cook/model/config.h"
@@ -29,19 +30,7 @@ inline std::string data_dir() { return COOK_TEST_DATA_DIR; }
 inline std::string hf_fixture(const std::string& name) { return data_dir() + "/hf-gptj/" + name; }
 
 // The config of tests/data/bmcook/*.bin (see make_bmcook_fixture.py).
-inline model::ModelConfig bmcook_fixture_config(bool relu) {
-  model::ModelConfig c;
-  c.vocab_size = 32;
-  c.n_positions = 16;
-  c.d_model = 8;
-  c.n_layer = 2;
-  c.n_head = 2;
-  c.rotary_dim = 2;
-  c.d_ff = 16;
-  c.activation = relu ? model::Activation::Relu : model::Activation::GeluNew;
-  c.fc_in_bias = !relu;
-  return c;
-}
+inline model::ModelConfig bmcook_fixture_config(bool relu) { return cook::test::bmcook_tiny_config(relu); }
 
 // A module holding one parameter per (name, shape), nested by the dots in the names, so that
 // named_parameters() gives exactly those names: the stand-in for the model in load_into tests.
