@@ -86,7 +86,8 @@ class Trainer {
   struct StepStats;
   void build_optimizer();
   StepStats train_step();
-  // Takes the save folder's lock (the writer, once; core/folder_lock.h): one run per folder.
+  // Takes the save folder's lock (the writer; core/folder_lock.h): one run per folder. Held from
+  // resume() or run() until run() returns, so that a later trainer of this process may take it.
   void hold_save_dir();
   std::string save_checkpoint();
   std::string save_checkpoint_shards();
