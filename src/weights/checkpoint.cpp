@@ -1,8 +1,6 @@
 #include "cook/core/problems.h"
 #include "cook/weights/checkpoint.h"
 
-#include <unistd.h>
-
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
@@ -11,11 +9,11 @@
 #include <fstream>
 
 #include "cook/core/error.h"
-#include "cook/core/input_file.h"
 #include "cook/core/resources.h"
 #include "cook/io/atomic_file.h"
 #include "cook/io/mapped_file.h"
 #include "cook/io/safetensors.h"
+#include "cook/io/torch_object.h"
 #include "cook/weights/bmcook_bin.h"
 
 namespace cook::weights {
@@ -221,14 +219,6 @@ Checkpoint read_bmcook(const std::string& path, const std::optional<std::string>
   return read_bin(path, config);
 }
 
-bool starts_with_zip_magic(const std::string& path) {
-  const int fd = open_input_file(path);
-  char magic[4] = {};
-  const ssize_t n = ::read(fd, magic, 4);
-  ::close(fd);
-  return n == 4 && std::string(magic, 4) == std::string("PK\x03\x04", 4);
-}
-
 bool floating(torch::ScalarType t) { return c10::isFloatingType(t); }
 
 struct Job {
@@ -383,7 +373,7 @@ Checkpoint read_checkpoint(const std::string& path, const std::optional<std::str
                           hint);
   }
   if (ends_with(path, ".index.json")) return read_hf_sharded(path, path, preset);
-  if (starts_with_zip_magic(path) || ends_with(path, ".bin") || ends_with(path, ".pt") || ends_with(path, ".pth")) {
+  if (io::looks_like_torch_save(path) || ends_with(path, ".bin") || ends_with(path, ".pt") || ends_with(path, ".pth")) {
     // A Hugging Face folder's pytorch_model.bin carries its config beside it; a BMCook .bin needs the preset.
     const std::string config = join(io::parent_folder(path), "config.json");
     if (!preset && fs::exists(config)) return read_bin(path, read_hf_config(config));
