@@ -1,7 +1,6 @@
 // cook train: BMCook's GPT-J training flags, plus what a real run needs.
 #include <CLI/CLI.hpp>
 
-#include <csignal>
 
 #include <cmath>
 #include <iostream>
@@ -17,6 +16,7 @@
 #include "cook/train/checkpoint_dir.h"
 #include "cook/train/distributed/environment.h"
 #include "cook/train/distributed/zero.h"
+#include "cook/train/stopped_run.h"
 #include "cook/train/token_batches.h"
 #include "cook/train/trainer.h"
 
@@ -83,16 +83,6 @@ std::shared_ptr<train::distributed::ZeroTraining> join_run(const TrainArgs& a, t
   zero.bucket_mb = a.bucket_mb;
   auto communicator = std::make_shared<train::distributed::Communicator>(*env, comm);
   return std::make_shared<train::distributed::ZeroTraining>(communicator, zero);
-}
-
-// A stopped run exits non-zero (core/error.h), its checkpoint saved.
-void throw_if_stopped(const train::TrainResult& result) {
-  const std::string where = "step " + std::to_string(result.steps_done);
-  if (result.stopped_by_signal)
-    throw Stopped::by_signal(where, "stopped by a signal, checkpoint saved; resume with --resume latest",
-                             result.stop_signal != 0 ? result.stop_signal : SIGTERM);
-  if (result.stopped_by_time_limit)
-    throw Stopped::by_time_limit(where, "stopped by --time-limit, checkpoint saved; resume with --resume latest");
 }
 
 void run_train(const CLI::App& cmd, const TrainArgs& a) {
@@ -171,7 +161,7 @@ void run_train(const CLI::App& cmd, const TrainArgs& a) {
   auto result = trainer.run();
   if (!writer) {
     if (!result.stopped_by_signal) save_hidden(false);
-    throw_if_stopped(result);
+    train::throw_if_stopped(result, a.save_dir, "resume with --resume latest");
     return;
   }
   std::cout << "trained to step " << result.steps_done << " (" << result.skipped_steps << " skipped)";
@@ -179,7 +169,7 @@ void run_train(const CLI::App& cmd, const TrainArgs& a) {
   std::cout << "\n";
   if (result.final_eval) print_eval("validation", *result.final_eval);
   if (!result.stopped_by_signal) save_hidden(true);
-  throw_if_stopped(result);
+  train::throw_if_stopped(result, a.save_dir, "resume with --resume latest");
 }
 
 }  // namespace

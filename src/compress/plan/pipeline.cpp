@@ -1,6 +1,5 @@
 #include "cook/compress/plan/pipeline.h"
 
-#include <csignal>
 #include <filesystem>
 
 #include "cook/compress/distill/teacher.h"
@@ -10,6 +9,7 @@
 #include "cook/core/resources.h"
 #include "cook/text/token_dataset.h"
 #include "cook/train/checkpoint_dir.h"
+#include "cook/train/stopped_run.h"
 #include "cook/train/token_batches.h"
 #include "cook/weights/checkpoint.h"
 
@@ -85,13 +85,6 @@ void resume_if_interrupted(train::Trainer& trainer, const std::string& dir, std:
   trainer.resume("latest");
 }
 
-// A phase stopped by a signal or the time limit ends the run with Stopped (core/error.h).
-void throw_if_stopped(const train::TrainResult& r, const std::string& dir, const std::string& phase) {
-  const std::string what = phase + " stopped at step " + std::to_string(r.steps_done) + "; run again to resume";
-  if (r.stopped_by_signal) throw Stopped::by_signal(dir, what, r.stop_signal != 0 ? r.stop_signal : SIGTERM);
-  if (r.stopped_by_time_limit) throw Stopped::by_time_limit(dir, what);
-}
-
 model::GptJ model_from(const std::string& checkpoint, const std::string& preset, const model::ModelConfig& config) {
   model::GptJ m(config);
   weights::Checkpoint ckpt = weights::read_checkpoint(checkpoint, preset);
@@ -137,7 +130,7 @@ std::string prepare_dense(const CompressConfig& c, const RunOptions& run, std::o
                          batches(c, splits), validation(c, splits));
   resume_if_interrupted(trainer, dir, log);
   const train::TrainResult r = trainer.run();
-  throw_if_stopped(r, dir, "dense training");
+  train::throw_if_stopped(r, dir, "run cook compress again to resume the dense training");
   if (r.steps_done < c.model.dense_steps)
     throw Error(dir, "dense training stopped at step " + std::to_string(r.steps_done) + " of " +
                          std::to_string(c.model.dense_steps) + "; run again to resume");
@@ -169,7 +162,7 @@ CompressedModel compress(const CompressConfig& c, const std::string& dense_check
   attach_passes(trainer, c, std::move(teacher), log);
   resume_if_interrupted(trainer, dir.string(), log);
   out.training = trainer.run();
-  throw_if_stopped(out.training, dir.string(), "compression training");
+  train::throw_if_stopped(out.training, dir.string(), "run cook compress again to resume the compression");
 
   if (c.export_.checkpoint) {
     out.checkpoint = (dir / "model.safetensors").string();
