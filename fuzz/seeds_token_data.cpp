@@ -9,7 +9,7 @@
 
 #include "cook/core/error.h"
 #include "cook/text/token_shards.h"
-#include "file_bundle.h"
+#include "seed_main.h"
 
 using namespace cook::text;
 namespace fs = std::filesystem;
@@ -55,31 +55,19 @@ void write_folder(const std::string& seed, int64_t vocab, int64_t shard_tokens, 
     }
   }
   m.save(dir.string());
-  if (!cook::fuzz::write_seed(seed, cook::fuzz::bundle_of_folder(dir.string()))) {
-    throw cook::Error(seed, "cannot write the seed");
-  }
+  cook::fuzz::write_seed_or_throw(seed, cook::fuzz::bundle_of_folder(dir.string()));
   fs::remove_all(dir);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: %s <folder>\n", argv[0]);
-    return 2;
-  }
-  const std::string out = argv[1];
-  try {
+  return cook::fuzz::seed_writer_main(argc, argv, [](const std::string& out) {
     write_folder(out + "/one-shard", 257, 1000, {5, 9, 3}, {4, 2}, true);
     write_folder(out + "/many-shards", 50, 8, {5, 9, 3, 12, 1}, {4, 2, 6}, false);
     write_folder(out + "/uint32", 70000, 16, {20, 3}, {7}, true);
     write_folder(out + "/empty-validation", 300, 64, {10}, {}, false);
     // BMCook's token data, as Megatron's indexed dataset writes it (tests/data/bmcook/make_bmcook_files.py).
-    if (!cook::fuzz::write_seed(out + "/megatron", cook::fuzz::bundle_of_folder(COOK_MEGATRON_FIXTURE)))
-      throw cook::Error(out + "/megatron", "cannot write the seed");
-  } catch (const std::exception& e) {
-    fprintf(stderr, "%s\n", e.what());
-    return 1;
-  }
-  return 0;
+    cook::fuzz::write_seed_or_throw(out + "/megatron", cook::fuzz::bundle_of_folder(COOK_MEGATRON_FIXTURE));
+  });
 }

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cook/text/byte_level.h"
-#include "file_bundle.h"
+#include "seed_main.h"
 
 using nlohmann::json;
 using namespace cook::text;
@@ -59,21 +59,14 @@ std::string hf_json(const Vocab& v, bool pairs) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: %s <folder>\n", argv[0]);
-    return 2;
-  }
-  const std::string out = argv[1];
-  const Vocab v = small_vocab();
-  const std::string sample = " the theater in the sun, another one: 42\t\xe2\x82\xac <|endoftext|>";
-  bool ok = cook::fuzz::write_seed(out + "/gpt2-files", {{"encoder.json", v.encoder.dump()},
-                                                         {"vocab.bpe", merges_file(v)},
-                                                         {"sample.txt", sample}});
-  ok = ok && cook::fuzz::write_seed(out + "/hf-string-merges", {{"tokenizer.json", hf_json(v, false)}, {"sample.txt", sample}});
-  ok = ok && cook::fuzz::write_seed(out + "/hf-pair-merges", {{"tokenizer.json", hf_json(v, true)}});
-  if (!ok) {
-    fprintf(stderr, "%s: cannot write the seeds in %s\n", argv[0], out.c_str());
-    return 1;
-  }
-  return 0;
+  return cook::fuzz::seed_writer_main(argc, argv, [](const std::string& out) {
+    const Vocab v = small_vocab();
+    const std::string sample = " the theater in the sun, another one: 42\t\xe2\x82\xac <|endoftext|>";
+    cook::fuzz::write_seed_or_throw(out + "/gpt2-files", {{"encoder.json", v.encoder.dump()},
+                                                          {"vocab.bpe", merges_file(v)},
+                                                          {"sample.txt", sample}});
+    cook::fuzz::write_seed_or_throw(out + "/hf-string-merges",
+                                    {{"tokenizer.json", hf_json(v, false)}, {"sample.txt", sample}});
+    cook::fuzz::write_seed_or_throw(out + "/hf-pair-merges", {{"tokenizer.json", hf_json(v, true)}});
+  });
 }

@@ -19,7 +19,7 @@
 #include "cook/core/error.h"
 #include "cook/model/gptj.h"
 #include "cook/weights/checkpoint.h"
-#include "file_bundle.h"
+#include "seed_main.h"
 
 using namespace cook;
 namespace fs = std::filesystem;
@@ -55,7 +55,7 @@ void seed_from(const std::string& seed, Write write) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   write(dir.string());
-  if (!fuzz::write_seed(seed, fuzz::bundle_of_folder(dir.string()))) throw Error(seed, "cannot write the seed");
+  fuzz::write_seed_or_throw(seed, fuzz::bundle_of_folder(dir.string()));
   fs::remove_all(dir);
 }
 
@@ -81,12 +81,7 @@ compress::moe::MoeFile moe_of(model::GptJ& m, bool with_router) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: %s <folder>\n", argv[0]);
-    return 2;
-  }
-  const std::string out = argv[1];
-  try {
+  return fuzz::seed_writer_main(argc, argv, [](const std::string& out) {
     torch::manual_seed(1);
     model::GptJ gelu = micro_model(1, false), relu = micro_model(2, true);
     seed_from(out + "/checkpoint", [&](const std::string& d) {
@@ -123,9 +118,5 @@ int main(int argc, char** argv) {
     seed_from(out + "/moe-router", [&](const std::string& d) {
       compress::moe::save_moe_file(d + "/moe.safetensors", moe_of(relu, true));
     });
-  } catch (const std::exception& e) {
-    fprintf(stderr, "%s\n", e.what());
-    return 1;
-  }
-  return 0;
+  });
 }
