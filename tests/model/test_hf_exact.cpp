@@ -91,6 +91,31 @@ TEST_P(HfExactTest, FusedPathAgreesAndPaddingLeavesTokensAlone) {
   EXPECT_LE(max_abs_diff(single.logits[0], out.logits[1].slice(0, 0, 12)), kTolerance);
 }
 
+// On a GPU: the same model in float32 agrees as on the CPU (TF32 is off in LibTorch by default), and
+// in bfloat16 within what 8 bits of mantissa allow. Skips without CUDA.
+TEST_P(HfExactTest, MatchesTransformersOnCudaInFloat32AndBfloat16) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const std::string name = GetParam();
+  const auto ref = test::read_reference(name);
+  const torch::Device cuda(torch::kCUDA);
+  const torch::Tensor valid = ref.at("attention_mask").ne(0);
+  const torch::Tensor expected = valid_rows(ref.at("logits"), valid);
+  torch::NoGradGuard no_grad;
+  for (const auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+    GptJ model = load_fixture_model(name);
+    model->to(cuda, dtype);
+    ForwardInput in;
+    in.input_ids = ref.at("input_ids").to(cuda);
+    in.attention_mask = ref.at("attention_mask").to(cuda);
+    const torch::Tensor logits = valid_rows(model->forward(in).logits.to(torch::kCPU, torch::kFloat32), valid);
+    const double diff = max_abs_diff(logits, expected);
+    const double scale = expected.abs().max().item<double>();
+    std::printf("%s on CUDA in %s: logits max |cook - hf| = %.3g (max |logit| %.3g)\n", name.c_str(),
+                dtype == torch::kFloat32 ? "float32" : "bfloat16", diff, scale);
+    EXPECT_LE(diff, dtype == torch::kFloat32 ? 1e-3 : 0.05 * scale) << (dtype == torch::kFloat32 ? "float32" : "bfloat16");
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, HfExactTest, ::testing::Values("gptj-tiny-gelu", "gptj-tiny-relu"));
 
 TEST(HfFixture, ConfigsReadAsTheirActivations) {
