@@ -3,7 +3,9 @@
 //   bf16       LibTorch's linear on bf16 weights and activations (cuBLAS);
 //   int8       what a loaded int8 model runs: Cook's Int8LinearKernel on a bf16 input (per-token
 //              quantization, at::_int_mm, the rescale epilogue, back to bf16);
-//   int8-mm    at::_int_mm alone on int8 operands, the bound the rest of the path adds to.
+//   int8-mm    at::_int_mm alone on int8 operands, the bound the rest of the path adds to;
+//   graphs     bf16 and int8 again, 20 calls captured in a CUDA graph and replayed: the time
+//              without the host's launch overhead.
 // Each time is per call: calls are repeated for at least --min-ms milliseconds after a warm-up,
 // and the clock stops when the device has finished them. Prints a Markdown table. Without a CUDA
 // device, or with a LibTorch without at::_int_mm, it says so and measures nothing.
@@ -20,30 +22,16 @@
 #include <string>
 
 #include "cook/compress/quant/numerics.h"
+#include "cuda_timing.h"
 #include "cook/infer/int8_device.h"
 #include "cook/infer/int8_linear.h"
 #include "cook/model/linear.h"
 
 namespace {
 
-const torch::Device kGpu(torch::kCUDA, 0);
+using cook::bench::time_call;
 
-// Microseconds per call of `call`.
-template <typename Call>
-double time_call(Call call, double min_ms) {
-  for (int i = 0; i < 3; ++i) call();
-  torch::cuda::synchronize();
-  int64_t calls = 0;
-  const auto start = std::chrono::steady_clock::now();
-  double elapsed_ms = 0;
-  while (calls < 10 || elapsed_ms < min_ms) {
-    for (int i = 0; i < 10; ++i) call();
-    calls += 10;
-    torch::cuda::synchronize();
-    elapsed_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  }
-  return elapsed_ms * 1000.0 / static_cast<double>(calls);
-}
+const torch::Device kGpu(torch::kCUDA, 0);
 
 int usage(const char* self, int status) {
   (status ? std::cerr : std::cout) << "usage: " << self << " [--min-ms MS]\n"
@@ -75,8 +63,8 @@ int main(int argc, char** argv) {
   }
   torch::InferenceMode guard;
   const auto bf16 = torch::dtype(torch::kBFloat16).device(kGpu);
-  std::cout << "| M | N × K | bf16 µs | int8 µs | int8-mm µs | int8 vs bf16 | int8-mm vs bf16 |\n"
-            << "|---|---|---|---|---|---|---|\n";
+  std::cout << "| M | N × K | bf16 µs | int8 µs | int8-mm µs | int8 vs bf16 | int8-mm vs bf16 | graphs: bf16 µs | int8 µs | int8 vs bf16 |\n"
+            << "|---|---|---|---|---|---|---|---|---|---|\n";
   for (auto [n, k] : {std::pair<int64_t, int64_t>{4096, 4096}, {16384, 4096}, {4096, 16384}}) {
     torch::manual_seed(0);
     cook::nn::Linear layer(k, n, true);
@@ -91,9 +79,14 @@ int main(int argc, char** argv) {
       const double t_bf16 = time_call([&] { torch::nn::functional::linear(x, w, b); }, min_ms);
       const double t_int8 = time_call([&] { layer->forward(x); }, min_ms);
       const double t_mm = time_call([&] { w8.multiply(x8); }, min_ms);
-      std::printf("| %lld | %lld × %lld | %.1f | %.1f | %.1f | %.2f× | %.2f× |\n", static_cast<long long>(m),
-                  static_cast<long long>(n), static_cast<long long>(k), t_bf16, t_int8, t_mm, t_bf16 / t_int8,
-                  t_bf16 / t_mm);
+      double g_bf16 = 0, g_int8 = 0;
+#ifdef COOK_TORCH_HAS_CUDA
+      g_bf16 = cook::bench::time_graph([&] { torch::nn::functional::linear(x, w, b); }, min_ms);
+      g_int8 = cook::bench::time_graph([&] { layer->forward(x); }, min_ms);
+#endif
+      std::printf("| %lld | %lld × %lld | %.1f | %.1f | %.1f | %.2f× | %.2f× | %.1f | %.1f | %.2f× |\n",
+                  static_cast<long long>(m), static_cast<long long>(n), static_cast<long long>(k), t_bf16, t_int8, t_mm,
+                  t_bf16 / t_int8, t_bf16 / t_mm, g_bf16, g_int8, g_int8 > 0 ? g_bf16 / g_int8 : 0.0);
       std::fflush(stdout);
     }
   }

@@ -28,6 +28,7 @@ struct CompressArgs {
   std::string data;
   std::string load;
   int64_t steps = 0;
+  std::string device, dtype;
   std::vector<std::string> set;
   bool print_config = false;
   bool no_progress = false;
@@ -68,6 +69,8 @@ compress::plan::CompressConfig effective_config(const CompressArgs& a) {
   if (!a.data.empty()) j["data"]["tokens"] = a.data;
   if (!a.load.empty()) j["model"]["load"] = a.load;
   if (a.steps > 0) j["training"]["steps"] = a.steps;
+  if (!a.device.empty()) j["model"]["device"] = a.device;
+  if (!a.dtype.empty()) j["model"]["dtype"] = a.dtype;
   for (const auto& s : a.set) apply_set(j, s);
   return compress::plan::compress_config_from_json(j, a.config.empty() ? "config" : a.config);
 }
@@ -107,6 +110,8 @@ void add_compress_command(CLI::App& app) {
   cmd->add_option("--data", a->data, "Token-data folder (sets data.tokens)");
   cmd->add_option("--load", a->load, "Dense checkpoint: the teacher and the student's start (sets model.load)");
   cmd->add_option("--steps", a->steps, "Compression training steps (sets training.steps)");
+  cmd->add_option("--device", a->device, "Train on cpu, cuda or cuda:N (sets model.device; default cpu)");
+  cmd->add_option("--dtype", a->dtype, "fp32, or bf16 with fp32 master weights (sets model.dtype; default fp32)");
   cmd->add_option("--set", a->set, "KEY.PATH=VALUE: set any config key (VALUE is JSON, else a string); repeatable");
   cmd->add_flag("--print-config", a->print_config, "Print the effective config, defaults filled in, and exit");
   cmd->add_flag("--no-progress", a->no_progress, "No progress bars");

@@ -5,6 +5,7 @@
 #include "cook/compress/quant/artefact.h"
 #include "cook/compress/quant/bmcook_int8.h"
 #include "cook/core/error.h"
+#include "cook/model/placement.h"
 #include "cook/text/token_dataset.h"
 #include "cook/weights/checkpoint.h"
 
@@ -25,27 +26,10 @@ void add_model_options(CLI::App& cmd, ModelArgs& a) {
       ->capture_default_str();
 }
 
-torch::Device parse_device(const std::string& name, const std::string& where) {
-  try {
-    torch::Device device(name);
-    if (device.is_cuda() && !torch::cuda::is_available()) throw Error(where, "'" + name + "' asked for, but no CUDA device is available");
-    if (!device.is_cpu() && !device.is_cuda()) throw Error(where, "'" + name + "': only cpu and cuda are supported");
-    return device;
-  } catch (const c10::Error&) {
-    throw Error(where, "'" + name + "' is not a device (cpu, cuda, cuda:N)");
-  }
-}
-
-torch::Dtype parse_dtype(const std::string& name, const std::string& where) {
-  if (name == "fp32" || name == "float32") return torch::kFloat32;
-  if (name == "bf16" || name == "bfloat16") return torch::kBFloat16;
-  throw Error(where, "'" + name + "' is not a dtype (fp32, bf16)");
-}
-
 ModelSetup build_model(const ModelArgs& a) {
   ModelSetup setup;
-  const torch::Device device = parse_device(a.device, "--device");
-  const torch::Dtype dtype = parse_dtype(a.dtype, "--dtype");
+  const torch::Device device = model::parse_device(a.device, "--device");
+  const torch::Dtype dtype = model::parse_dtype(a.dtype, "--dtype");
   if (!a.load.empty() && a.n_layer != 0)
     throw Error("--n-layer", "shapes a model built from --model; a checkpoint (--load) has its own");
   if (!a.load.empty() && quant::is_quantized_file(a.load)) {

@@ -196,11 +196,9 @@ torch::Tensor Int8LinearKernel::forward(const nn::LinearImpl& layer, const torch
   if (x.size(-1) != k || layer.out_features() != n)
     throw Error("Int8LinearKernel", "input of " + std::to_string(x.size(-1)) + " features for an int8 weight of " +
                                         std::to_string(k));
-  const torch::Tensor x2d = x.reshape({-1, k}).to(torch::kFloat32).contiguous();
-  const int64_t m = x2d.size(0);
   std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());
   out_shape.back() = n;
-  if (m == 0) return torch::empty(out_shape, x.options());
+  if (x.numel() == 0) return torch::empty(out_shape, x.options());
   if (!x.device().is_cpu()) {
     std::shared_ptr<const DeviceInt8Weight> device;
     {
@@ -210,9 +208,11 @@ torch::Tensor Int8LinearKernel::forward(const nn::LinearImpl& layer, const torch
       device = device_;
     }
     const torch::Tensor bias = layer.has_bias() ? layer.bias : torch::Tensor();
-    return device->forward(x2d, bias).reshape(out_shape).to(x.scalar_type());
+    return device->forward(x.reshape({-1, k}), bias).reshape(out_shape);
   }
 
+  const torch::Tensor x2d = x.reshape({-1, k}).to(torch::kFloat32).contiguous();
+  const int64_t m = x2d.size(0);
   torch::Tensor q = torch::empty({m, k}, torch::kInt8);
   torch::Tensor sx = torch::empty({m}, torch::kFloat32);
   quantize_tokens(x2d.data_ptr<float>(), m, k, q.data_ptr<int8_t>(), sx.data_ptr<float>());

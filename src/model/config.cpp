@@ -96,9 +96,20 @@ ModelConfig make_gptj_half() {
   return c;
 }
 
+ModelConfig make_gptj_1_3b() {
+  ModelConfig c;  // ≈1.42 B parameters, 1.21 B of them in the blocks: the speed and GPU-training shape
+  c.d_model = 2048;
+  c.n_layer = 24;
+  c.n_head = 16;
+  c.rotary_dim = 64;
+  c.d_ff = 8192;
+  return c;
+}
+
 const std::vector<std::pair<std::string, std::function<ModelConfig()>>>& base_presets() {
   static const std::vector<std::pair<std::string, std::function<ModelConfig()>>> presets = {
-      {"tiny", make_tiny}, {"small", make_small}, {"gpt-j", make_gptj_half}, {"gpt-j-6b", make_gptj_6b}};
+      {"tiny", make_tiny}, {"small", make_small}, {"gpt-j-1.3b", make_gptj_1_3b}, {"gpt-j", make_gptj_half},
+      {"gpt-j-6b", make_gptj_6b}};
   return presets;
 }
 

@@ -91,6 +91,24 @@ TEST(CompressConfig, ErrorsNameTheKeyPath) {
   }
 }
 
+TEST(CompressConfig, DeviceAndDtypeAreCheckedByName) {
+  const json q = {{"quantization", {{"is_quant", true}}}};
+  json j = with_data(q);
+  j["model"]["device"] = "tpu";
+  EXPECT_EQ(error_of(j), "run.json: model.device: 'tpu' is not a device (cpu, cuda, cuda:N)");
+  j = with_data(q);
+  j["model"]["dtype"] = "fp16";
+  EXPECT_EQ(error_of(j), "run.json: model.dtype: 'fp16' is not a dtype (fp32, bf16)");
+  // A CUDA config reads on a machine without CUDA (to print or check it); only the run needs one.
+  j = with_data(q);
+  j["model"]["device"] = "cuda:1";
+  j["model"]["dtype"] = "bf16";
+  const CompressConfig c = compress_config_from_json(j, "run.json");
+  EXPECT_EQ(c.model.device, "cuda:1");
+  EXPECT_EQ(c.model.dtype, "bf16");
+  EXPECT_EQ(to_json(c)["model"]["device"], "cuda:1");
+}
+
 TEST(CompressConfig, ImpossibleCombinationsAreErrors) {
   EXPECT_NE(error_of(with_data(json::object())).find("nothing to compress"), std::string::npos);
   EXPECT_NE(error_of(with_data({{"distillation", {{"ce_scale", 1.0}}}})).find("run.json: distillation: needs a trained teacher"),

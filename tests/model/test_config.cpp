@@ -60,7 +60,7 @@ TEST(Preset, SmallIsADemoSizeAndTinyIsTiny) {
 }
 
 TEST(Preset, ReluTwinsDropTheFcInBias) {
-  for (const std::string base : {"tiny", "small", "gpt-j", "gpt-j-6b"}) {
+  for (const std::string base : {"tiny", "small", "gpt-j-1.3b", "gpt-j", "gpt-j-6b"}) {
     const ModelConfig b = preset(base);
     const ModelConfig r = preset(base + "-relu");
     EXPECT_EQ(b.activation, Activation::GeluNew) << base;
@@ -70,7 +70,8 @@ TEST(Preset, ReluTwinsDropTheFcInBias) {
     EXPECT_EQ(r.d_model, b.d_model);
     EXPECT_EQ(b.parameter_count() - r.parameter_count(), b.n_layer * b.d_ff) << base;
   }
-  EXPECT_EQ(preset_names().size(), 8u);
+  EXPECT_EQ(preset_names().size(), 10u);
+  EXPECT_NEAR(static_cast<double>(preset("gpt-j-1.3b").parameter_count()), 1.42e9, 0.01e9);
 }
 
 TEST(Preset, UnknownNameListsTheKnownOnes) {

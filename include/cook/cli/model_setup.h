@@ -36,8 +36,6 @@ void add_model_options(CLI::App& cmd, ModelArgs& args);
 // Builds the model: from --load (its config, or --model for a BMCook .bin), else --model
 // initialized with --init-std and --seed; then moves it to --device and --dtype.
 ModelSetup build_model(const ModelArgs& args);
-torch::Device parse_device(const std::string& name, const std::string& where);
-torch::Dtype parse_dtype(const std::string& name, const std::string& where);
 // Token data must fit the model's vocabulary; the error names the data folder.
 void check_vocabulary(const model::ModelConfig& config, const text::TokenDataset& data);
 

@@ -1,10 +1,13 @@
-// W8A8 inference of a linear layer on a device other than the CPU (CUDA), in LibTorch operations:
-//   per-token quantization by quant::quantize_rows (the simulation's own formulas, which the CPU
-//   pass quantize_tokens equals bit for bit), the s8 × s8 → s32 product through
-//   at::_int_mm (cuBLASLt) with the weight stored (N, K) and passed transposed (the fast layout:
-//   the other one is 3-10× slower), and the rescale of rescale_accumulators as separate
-//   elementwise operations (acc · (s_x · s_w) + b, no fused multiply-add). Every step is exact or
-//   rounds as the CPU kernel does, so the result has the CPU kernel's bits.
+// W8A8 inference of a linear layer on a device other than the CPU (CUDA):
+//   per-token quantization, the s8 × s8 → s32 product through at::_int_mm (cuBLASLt) with the
+//   weight stored (N, K) and passed transposed (the fast layout: the other one is 3-10× slower),
+//   and the rescale acc · (s_x · s_w) + b. Every step is exact or rounds as the CPU kernel
+//   (int8_linear.cpp) does, so the result has the CPU kernel's bits.
+// Where Cook was built with CUDA kernels (a CUDA LibTorch and nvcc: COOK_HAVE_CUDA_KERNELS), the
+// quantization and the rescale are one fused kernel each (src/infer/cuda/), three launches per
+// call in all; elsewhere they are LibTorch operations (quant::quantize_rows, then separate
+// elementwise products and sums), about fifteen launches, whose host time dominates below a few
+// thousand tokens.
 //
 // at::_int_mm (PyTorch ≥ 2.1) wants more than 16 rows, K a multiple of 8 and at least 16, N a
 // multiple of 8: the weight is zero-padded once when it is placed on the device, the activations
@@ -33,7 +36,8 @@ class DeviceInt8Weight {
 
   // acc (M, N) int32 = q (M, K) int8 · weightᵀ, exact.
   torch::Tensor multiply(const torch::Tensor& q) const;
-  // y (M, N) float32 = W8A8 product of x (M, K) float32 on this device, plus bias (N) if defined.
+  // y (M, N) in x's dtype = W8A8 product of x (M, K) (float32, bfloat16 or float16; computed in
+  // float32 and rounded once at the end) on this device, plus bias (N) if defined.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& bias) const;
 
  private:

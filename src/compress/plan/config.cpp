@@ -4,6 +4,7 @@
 
 #include "cook/core/error.h"
 #include "cook/core/json_fields.h"
+#include "cook/model/placement.h"
 #include "cook/train/lr_schedule.h"
 
 namespace cook::compress::plan {
@@ -28,6 +29,8 @@ ModelSection read_model(const json& j, const std::string& where) {
   f.number("dense_start_lr", m.dense_start_lr);
   f.integer("dense_warmup", m.dense_warmup);
   f.integer("seed", m.seed);
+  f.string("device", m.device);
+  f.string("dtype", m.dtype);
   f.boolean("relu", m.relu);
   f.finish();
   return m;
@@ -174,7 +177,8 @@ json to_json(const CompressConfig& c) {
       {"model", {{"preset", c.model.preset}, {"load", c.model.load}, {"dense_steps", c.model.dense_steps},
                  {"dense_start_lr", c.model.dense_start_lr},
                  {"dense_warmup", c.model.dense_warmup},
-                 {"seed", c.model.seed}, {"relu", c.model.relu}}},
+                 {"seed", c.model.seed}, {"device", c.model.device}, {"dtype", c.model.dtype},
+                 {"relu", c.model.relu}}},
       {"data", {{"tokens", c.data.tokens}}},
       {"training",
        {{"steps", t.steps}, {"batch_size", t.batch_size}, {"seq_len", t.seq_len}, {"start_lr", t.start_lr},
@@ -198,6 +202,8 @@ void validate(const CompressConfig& c) {
   const std::string& w = c.source;
   const TrainingSection& t = c.training;
   require(!c.model.preset.empty(), w + ": model.preset", "must name a preset (tiny, small, gpt-j, gpt-j-6b)");
+  model::parse_device(c.model.device, w + ": model.device", /*require_available=*/false);
+  model::parse_dtype(c.model.dtype, w + ": model.dtype");
   require_non_negative(c.model.dense_steps, w + ": model.dense_steps");
   require_non_negative(c.model.dense_warmup, w + ": model.dense_warmup");
   require(c.model.dense_start_lr > 0, w + ": model.dense_start_lr", "must be positive");

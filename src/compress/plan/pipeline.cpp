@@ -7,6 +7,7 @@
 #include "cook/compress/quant/artefact.h"
 #include "cook/core/error.h"
 #include "cook/core/resources.h"
+#include "cook/model/placement.h"
 #include "cook/text/token_dataset.h"
 #include "cook/train/checkpoint_dir.h"
 #include "cook/train/stopped_run.h"
@@ -95,6 +96,12 @@ model::GptJ model_from(const std::string& checkpoint, const std::string& preset,
   return m;
 }
 
+// The models train on model.device in model.dtype; the trainer keeps fp32 master weights for bf16.
+void place_for_training(model::GptJ& m, const CompressConfig& c) {
+  m->to(model::parse_device(c.model.device, c.source + ": model.device"),
+        model::parse_dtype(c.model.dtype, c.source + ": model.dtype"));
+}
+
 // Options whose validity depends on the model's shape, checked before any training, so that a
 // mistake never surfaces only after the dense phase, the compression and the export.
 void check_against_model(const CompressConfig& c, const model::ModelConfig& dense) {
@@ -124,6 +131,7 @@ std::string prepare_dense(const CompressConfig& c, const RunOptions& run, std::o
   const model::ModelConfig config = model::preset(c.model.preset);
   torch::manual_seed(static_cast<uint64_t>(c.model.seed));
   model::GptJ dense(config);
+  place_for_training(dense, c);
   const Splits splits = open_splits(c, config);
   log << "dense model: training " << c.model.preset << " for " << c.model.dense_steps << " steps in " << dir << "\n";
   train::Trainer trainer(dense, trainer_options(c, c.model.dense_steps, c.model.dense_start_lr, c.model.dense_warmup, dir, run.progress),
@@ -134,6 +142,7 @@ std::string prepare_dense(const CompressConfig& c, const RunOptions& run, std::o
   if (r.steps_done < c.model.dense_steps)
     throw Error(dir, "dense training stopped at step " + std::to_string(r.steps_done) + " of " +
                          std::to_string(c.model.dense_steps) + "; run again to resume");
+  dense->to(torch::kCPU, torch::kFloat32);
   weights::save_checkpoint(cached, *dense, config);
   return cached;
 }
@@ -151,8 +160,13 @@ CompressedModel compress(const CompressConfig& c, const std::string& dense_check
   torch::manual_seed(static_cast<uint64_t>(c.model.seed));
   out.model = dense_checkpoint.empty() ? model::GptJ(config) : model_from(dense_checkpoint, c.model.preset, config);
   out.model->set_activation_checkpointing(c.training.activation_checkpointing);
+  place_for_training(out.model, c);
   std::optional<distill::Teacher> teacher;
-  if (c.distills()) teacher.emplace(model_from(dense_checkpoint, c.model.preset, dense_config));
+  if (c.distills()) {
+    model::GptJ teacher_model = model_from(dense_checkpoint, c.model.preset, dense_config);
+    place_for_training(teacher_model, c);
+    teacher.emplace(teacher_model);
+  }
 
   const fs::path dir = fs::path(run.save_dir) / c.compressed_folder();
   ensure_directory(dir.string());
@@ -163,6 +177,8 @@ CompressedModel compress(const CompressConfig& c, const std::string& dense_check
   resume_if_interrupted(trainer, dir.string(), log);
   out.training = trainer.run();
   train::throw_if_stopped(out.training, dir.string(), "run cook compress again to resume the compression");
+  // The export, the MoE split and the report run on the CPU, in float32 (exact from bf16).
+  out.model->to(torch::kCPU, torch::kFloat32);
 
   if (c.export_.checkpoint) {
     out.checkpoint = (dir / "model.safetensors").string();

@@ -28,7 +28,8 @@ std::string shape_of(const torch::Tensor& t) { return c10::str(t.sizes()); }
 bool is_bmcook_int8_file(const std::string& path) {
   if (!io::looks_like_torch_save(path)) return false;
   try {
-    for (const auto& t : io::TorchSaveReader::open(path).tensors())
+    const io::TorchSaveReader reader = io::TorchSaveReader::open(path);  // outlives the loop over its tensors
+    for (const auto& t : reader.tensors())
       if (ends_with(t.name, kQuantSuffix)) return true;
   } catch (const std::exception&) {
     // not readable: the checkpoint reader reports what is wrong

@@ -15,8 +15,10 @@ Quantized quantize_with_scale(const torch::Tensor& x, const torch::Tensor& scale
   return {q, scale};
 }
 
+// The divisor is a tensor, not a scalar: CUDA divides by a scalar as a product with its reciprocal,
+// which is one ulp off true division for some values, and the CPU kernel divides.
 Quantized quantize_with_amax(const torch::Tensor& x, const torch::Tensor& amax, int64_t bits) {
-  return quantize_with_scale(x, amax / static_cast<double>(quant_max(bits)), bits);
+  return quantize_with_scale(x, amax / torch::full_like(amax, static_cast<double>(quant_max(bits))), bits);
 }
 
 void check_floating(const torch::Tensor& x, const char* where) {

@@ -5,7 +5,8 @@
 // the file and the key path ("run.json: pruning.mask_method") and says what is allowed.
 //
 //   {
-//     "model":        {"preset": "small", "load": "dense/model.safetensors", "dense_steps": 0, "seed": 1},
+//     "model":        {"preset": "small", "load": "dense/model.safetensors", "dense_steps": 0, "seed": 1,
+//                      "device": "cpu", "dtype": "fp32"},
 //     "data":         {"tokens": "runs/demo/sotu-tokens"},
 //     "training":     {"steps": 200, "batch_size": 8, "seq_len": 128, "start_lr": 3e-4, ...},
 //     "distillation": {"ce_scale": 1, "ce_temp": 2, "mse_last_hidden_scale": 0, ...},   (BMCook V3)
@@ -41,6 +42,8 @@ struct ModelSection {
   double dense_start_lr = 1e-3;  // its peak learning rate (the rest of its schedule is `training`'s)
   int64_t dense_warmup = 50;     // its warm-up steps
   int64_t seed = 1;
+  std::string device = "cpu";    // where the dense and compressed models train: cpu, cuda or cuda:N
+  std::string dtype = "fp32";    // fp32, or bf16 (computes in bf16, fp32 master weights)
   bool relu = false;             // the student's FFNs become ReLU without fc_in bias (BMCook's relu recipe)
 };
 
