@@ -10,6 +10,7 @@
 
 #include "cook/cli/commands.h"
 #include "cook/compress/plan/config.h"
+#include "cook/compress/plan/dry_run.h"
 #include "cook/compress/plan/pipeline.h"
 #include "cook/compress/plan/report_step.h"
 #include "cook/core/error.h"
@@ -33,6 +34,7 @@ struct CompressArgs {
   bool print_config = false;
   bool no_progress = false;
   bool no_report = false;
+  bool dry_run = false;
 };
 
 // --set training.steps=5: the key path's value replaced by the JSON value (or the text as a string).
@@ -81,6 +83,7 @@ void run_compress(const CompressArgs& a) {
     std::cout << compress::plan::to_json(c).dump(2) << "\n";
     return;
   }
+  if (a.dry_run) return compress::plan::dry_run(c, std::cout);
   if (a.save_dir.empty()) throw Error("--save-dir", "is required: the folder for the models, checkpoints and report");
   const FolderLock one_run_per_folder(a.save_dir);
   io::write_file_atomic((std::filesystem::path(a.save_dir) / "config.json").string(),
@@ -116,6 +119,9 @@ void add_compress_command(CLI::App& app) {
   cmd->add_flag("--print-config", a->print_config, "Print the effective config, defaults filled in, and exit");
   cmd->add_flag("--no-progress", a->no_progress, "No progress bars");
   cmd->add_flag("--no-report", a->no_report, "Skip the measurements and the report");
+  cmd->add_flag("--dry-run", a->dry_run,
+                "Check the run (config, dense checkpoint, token data) and print its phases with a memory estimate "
+                "for each, without building a model or writing anything");
   cmd->callback([a] { run_compress(*a); });
 }
 

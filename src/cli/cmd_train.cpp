@@ -12,13 +12,16 @@
 #include "cook/cli/moe_options.h"
 #include "cook/cli/train_pruning.h"
 #include "cook/core/error.h"
+#include "cook/model/placement.h"
 #include "cook/text/token_dataset.h"
 #include "cook/train/checkpoint_dir.h"
 #include "cook/train/distributed/environment.h"
 #include "cook/train/distributed/zero.h"
 #include "cook/train/stopped_run.h"
+#include "cook/train/memory_estimate.h"
 #include "cook/train/token_batches.h"
 #include "cook/train/trainer.h"
+#include "cook/weights/checkpoint.h"
 
 namespace cook::cli {
 
@@ -52,6 +55,7 @@ struct TrainArgs {
   bool no_progress = false;
   bool activation_checkpointing = false;
   double time_limit_min = 0;
+  bool dry_run = false;
   // Distributed training (under torchrun or cook launch).
   int zero = 0;
   std::string dist_backend = "auto";
@@ -85,8 +89,54 @@ std::shared_ptr<train::distributed::ZeroTraining> join_run(const TrainArgs& a, t
   return std::make_shared<train::distributed::ZeroTraining>(communicator, zero);
 }
 
+// --dry-run: every check that needs no model (options, the checkpoints' configs, the token data's
+// headers against the model), then the plan and the memory estimate per rank. Nothing is allocated
+// or written; a run whose estimate exceeds this machine's memory (on the CPU) exits with an error.
+void dry_run(const TrainArgs& a) {
+  ModelArgs model_args = a.model;
+  const auto quant = resolve_quant(a.quant, model_args);
+  const torch::Device device = model::parse_device(model_args.device, "--device", /*require_available=*/false);
+  train::TrainingShape shape;
+  shape.model = model_config(model_args);
+  shape.dtype = model::parse_dtype(model_args.dtype, "--dtype");
+  shape.batch_size = a.batch_size;
+  shape.seq_len = a.seq_len;
+  shape.zero_stage = a.zero;
+  if (auto env = train::distributed::read_worker_environment()) shape.world_size = env->world_size;
+  shape.activation_checkpointing = a.activation_checkpointing;
+  shape.quantization_aware = quant.has_value();
+  shape.pruning_masks = a.pruning.use_pruning;
+  shape.fused_attention = train::fused_attention_in_training();
+  if (a.distill.use_kd) {
+    if (a.distill.load_teacher.empty()) throw Error("--use-kd", "needs --load-teacher (the teacher's checkpoint)");
+    std::optional<std::string> preset;
+    if (!a.distill.teacher_model.empty()) preset = a.distill.teacher_model;
+    shape.teacher = weights::read_checkpoint(a.distill.load_teacher, preset).config;
+  }
+  if (a.seq_len > shape.model.n_positions)
+    throw Error("--seq-len", std::to_string(a.seq_len) + " is longer than the model's context of " +
+                                 std::to_string(shape.model.n_positions));
+  const text::TokenDataset train_split = text::TokenDataset::open(a.data, text::kTrainSplit);
+  (void)text::TokenDataset::open(a.data, text::kValidationSplit);
+  check_vocabulary(shape.model, train_split);
+
+  const train::MemoryEstimate e = train::estimate_training_memory(shape);
+  std::cout << "dry run: " << (a.eval_only ? "evaluate" : "train") << " a model of "
+            << shape.model.parameter_count() << " parameters (d_model " << shape.model.d_model << ", "
+            << shape.model.n_layer << " blocks, vocabulary " << shape.model.vocab_size << ") on " << device.str()
+            << " in " << model_args.dtype << ", batch " << a.batch_size << " x " << a.seq_len << ", ZeRO "
+            << a.zero << " over " << shape.world_size << " rank(s)"
+            << (shape.quantization_aware ? ", quantization-aware" : "") << (shape.pruning_masks ? ", pruned" : "")
+            << (shape.teacher ? ", distilled" : "") << "\n"
+            << "token data: " << a.data << " (" << train_split.num_tokens() << " training tokens)\n"
+            << "memory per rank at the peak of a step (estimate):\n"
+            << e.table();
+  train::check_fits_in_memory(e.total(), device, "--dry-run");
+}
+
 void run_train(const CLI::App& cmd, const TrainArgs& a) {
   if (a.data.empty()) throw Error("--data", "is required: a folder written by 'cook data prepare'");
+  if (a.dry_run) return dry_run(a);
   // LibTorch seeds its global generator from the OS: seeded here, two runs with the same options
   // (or one run resumed any number of times) write the same checkpoint bytes.
   torch::manual_seed(static_cast<uint64_t>(a.model.seed));
@@ -205,6 +255,9 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--weight-decay", args->weight_decay, "AdamW decoupled weight decay")->capture_default_str();
   cmd->add_option("--clip-grad", args->clip, "Clip the global gradient norm to this (0: off)")->capture_default_str();
   cmd->add_flag("--no-progress", args->no_progress, "No progress bar");
+  cmd->add_flag("--dry-run", args->dry_run,
+                "Check the run (options, checkpoints' configs, token data) and print the plan and the memory "
+                "estimate per rank, without building the model or training");
   cmd->add_option("--time-limit", args->time_limit_min,
                   "Minutes of training after which the run evaluates, saves and ends (0: none)");
   cmd->add_flag("--activation-checkpointing", args->activation_checkpointing,

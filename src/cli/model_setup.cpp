@@ -68,6 +68,30 @@ ModelSetup build_model(const ModelArgs& a) {
   return setup;
 }
 
+model::ModelConfig model_config(const ModelArgs& a) {
+  if (!a.load.empty() && a.n_layer != 0)
+    throw Error("--n-layer", "shapes a model built from --model; a checkpoint (--load) has its own");
+  if (!a.load.empty()) {
+    if (quant::is_quantized_file(a.load) || quant::is_bmcook_int8_file(a.load))
+      throw Error("--load", a.load + " is an int8 export, made for inference: training starts from a float checkpoint");
+    std::optional<std::string> preset;
+    if (!a.model.empty()) preset = a.model;
+    return weights::read_checkpoint(a.load, preset).config;
+  }
+  if (a.model.empty()) throw Error("--model", "give a preset (--model) or a checkpoint (--load)");
+  model::ModelConfig config;
+  try {
+    config = model::preset(a.model);
+  } catch (const std::exception& e) {
+    rethrow_with_context("--model", e);
+  }
+  if (a.n_layer != 0) {
+    config.n_layer = a.n_layer;
+    config.validate("--n-layer");
+  }
+  return config;
+}
+
 void check_vocabulary(const model::ModelConfig& config, const text::TokenDataset& data) {
   const int64_t vocab = data.manifest().tokenizer.vocab_size;
   if (vocab > config.vocab_size)

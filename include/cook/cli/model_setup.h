@@ -36,6 +36,9 @@ void add_model_options(CLI::App& cmd, ModelArgs& args);
 // Builds the model: from --load (its config, or --model for a BMCook .bin), else --model
 // initialized with --init-std and --seed; then moves it to --device and --dtype.
 ModelSetup build_model(const ModelArgs& args);
+// The config build_model would give the model, without building it (a checkpoint's header and
+// config only): for --dry-run.
+model::ModelConfig model_config(const ModelArgs& args);
 // Token data must fit the model's vocabulary; the error names the data folder.
 void check_vocabulary(const model::ModelConfig& config, const text::TokenDataset& data);
 
